@@ -1,0 +1,262 @@
+"""Exports a trained checkpoint as a model package (see shared/ARCHITECTURE.md).
+
+    /usr/bin/python3 export.py out/itn-seq2seq ../itn-seq2seq --name itn-seq2seq
+
+The package holds one ONNX graph per pipeline stage, all float32, batch and length axes dynamic:
+  embedding.onnx  input_ids, position_ids (B, T) int64                 -> embeddings (B, T, C)
+  encoder.onnx    embeddings (B, S, C), attention_mask (B, S) int64    -> encoder_hidden_states (B, S, C)
+  cross_kv.onnx   encoder_hidden_states (B, S, C)                      -> cross_key_i, cross_value_i (B, H, S, D)
+  decoder.onnx    embeddings (B, T, C), attention_mask (B, P+T) int64,
+                  past_key_i, past_value_i (B, H, P, D)
+                  [+ cross_key_i, cross_value_i (B, H, S, D), encoder_attention_mask (B, S)]
+                                                                       -> logits (B, T, V), present_key_i, present_value_i (B, H, P+T, D)
+encoder.onnx and cross_kv.onnx exist for the encoder-decoder only. Cross-attention keys and
+values are computed once per sequence by cross_kv.onnx, never at every decoding step.
+
+Besides the graphs: tokenizer.json (Hugging Face format), model.json (architecture, special
+ids, limits, and for every file its sha256 and for every graph its input and output names
+and shapes) and golden.json (PyTorch logits and greedy outputs the Java runtime must match).
+"""
+import argparse
+import hashlib
+import json
+import os
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+import data
+import generate
+import tokenizer as tk
+from model import ModelConfig, Transformer
+
+OPSET = 17
+MAX_SOURCE_CHARS = data.MAX_CHARS
+MAX_NEW_TOKENS = 128  # written forms are never longer than their spoken form (<= 96 chars)
+
+
+def load_from_package(package_dir):
+    """The PyTorch model rebuilt from a package's ONNX graphs.
+
+    Graphs are exported without constant folding, so every parameter keeps its state_dict name
+    (prefixed "m.") as an ONNX initializer; ONNX Runtime folds the transposes when it loads them.
+    """
+    import onnx
+    from onnx import numpy_helper
+    with open(os.path.join(package_dir, "model.json")) as f:
+        manifest = json.load(f)
+    cfg = ModelConfig(arch=manifest["architecture"], vocab_size=manifest["vocab_size"],
+                      d_model=manifest["d_model"], n_heads=manifest["n_heads"],
+                      n_encoder_layers=manifest["n_encoder_layers"], n_decoder_layers=manifest["n_decoder_layers"],
+                      d_ff=manifest.get("d_ff", 4 * manifest["d_model"]), max_positions=manifest["max_positions"])
+    model = Transformer(cfg)
+    wanted = set(model.state_dict())
+    state = {}
+    for g in manifest["graphs"].values():
+        for init in onnx.load(os.path.join(package_dir, g["file"])).graph.initializer:
+            name = init.name[2:] if init.name.startswith("m.") else None
+            if name in wanted:
+                state[name] = torch.from_numpy(numpy_helper.to_array(init).copy())
+    missing = wanted - set(state)
+    if missing:
+        raise ValueError(f"{package_dir}: parameters not found in the graphs: {sorted(missing)[:5]}")
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def load(ckpt_dir):
+    with open(os.path.join(ckpt_dir, "config.json")) as f:
+        cfg = ModelConfig(**json.load(f))
+    model = Transformer(cfg)
+    weights = np.load(os.path.join(ckpt_dir, "model.npz"))
+    model.load_state_dict({k: torch.from_numpy(weights[k]) for k in weights.files})
+    return model.eval()
+
+
+class EmbeddingGraph(nn.Module):
+    def __init__(self, m):
+        super().__init__()
+        self.m = m
+
+    def forward(self, input_ids, position_ids):
+        return self.m.embed(input_ids, position_ids)
+
+
+class EncoderGraph(nn.Module):
+    def __init__(self, m):
+        super().__init__()
+        self.m = m
+
+    def forward(self, embeddings, attention_mask):
+        return self.m.encode(embeddings, attention_mask)
+
+
+class CrossKvGraph(nn.Module):
+    def __init__(self, m):
+        super().__init__()
+        self.m = m
+
+    def forward(self, encoder_hidden_states):
+        return tuple(t for kv in self.m.cross_kv(encoder_hidden_states) for t in kv)
+
+
+class DecoderGraph(nn.Module):
+    def __init__(self, m):
+        super().__init__()
+        self.m, self.n = m, m.cfg.n_decoder_layers
+
+    def forward(self, embeddings, attention_mask, *rest):
+        past = [(rest[2 * i], rest[2 * i + 1]) for i in range(self.n)]
+        cross, enc_mask = None, None
+        if self.m.cfg.arch == "encoder-decoder":
+            c = rest[2 * self.n:4 * self.n]
+            cross = [(c[2 * i], c[2 * i + 1]) for i in range(self.n)]
+            enc_mask = rest[4 * self.n]
+        logits, present = self.m.decode(embeddings, attention_mask, past, cross, enc_mask)
+        return (logits,) + tuple(t for kv in present for t in kv)
+
+
+def kv_names(prefix, n):
+    return [f"{prefix}_{kind}_{i}" for i in range(n) for kind in ("key", "value")]
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        h.update(f.read())
+    return h.hexdigest()
+
+
+def spec(names, shapes, dtypes):
+    return [{"name": n, "dtype": dtypes[n], "shape": shapes[n]} for n in names]
+
+
+def export(model, out_dir, name):
+    cfg = model.cfg
+    os.makedirs(out_dir, exist_ok=True)
+    L, H, D, C, V = cfg.n_decoder_layers, cfg.n_heads, cfg.head_dim, cfg.d_model, cfg.vocab_size
+    b, t, p, s = 2, 3, 4, 5  # example sizes for tracing; every one of them is a dynamic axis
+    ids = torch.randint(5, V, (b, t))
+    emb = torch.randn(b, t, C)
+    past = [torch.randn(b, H, p, D) for _ in range(2 * L)]
+    cross = [torch.randn(b, H, s, D) for _ in range(2 * L)]
+
+    # Shapes use symbolic names for dynamic axes and numbers for fixed ones.
+    shapes = {"input_ids": ["batch", "sequence"], "position_ids": ["batch", "sequence"],
+              "embeddings": ["batch", "sequence", C],
+              "encoder_hidden_states": ["batch", "source", C],
+              "encoder_attention_mask": ["batch", "source"],
+              "logits": ["batch", "sequence", V]}
+    for n in kv_names("past", L):
+        shapes[n] = ["batch", H, "past_sequence", D]
+    for n in kv_names("present", L):
+        shapes[n] = ["batch", H, "total_sequence", D]
+    for n in kv_names("cross", L):
+        shapes[n] = ["batch", H, "source", D]
+    dtypes = {n: "float32" for n in shapes}
+    dtypes.update({"input_ids": "int64", "position_ids": "int64", "attention_mask": "int64",
+                   "encoder_attention_mask": "int64"})
+
+    def axes_of(shape):
+        return {i: a for i, a in enumerate(shape) if isinstance(a, str)}
+
+    graphs = {}
+
+    def do(key, module, args, inputs, outputs, local_shapes=None):
+        sh = dict(shapes, **(local_shapes or {}))
+        path = os.path.join(out_dir, f"{key}.onnx")
+        torch.onnx.export(module, args, path, input_names=inputs, output_names=outputs,
+                          dynamic_axes={n: axes_of(sh[n]) for n in inputs + outputs},
+                          opset_version=OPSET, do_constant_folding=False)
+        graphs[key] = {"file": f"{key}.onnx", "inputs": spec(inputs, sh, dtypes),
+                       "outputs": spec(outputs, sh, dtypes)}
+
+    with torch.no_grad():
+        do("embedding", EmbeddingGraph(model), (ids, ids.clone()), ["input_ids", "position_ids"], ["embeddings"])
+        dec_inputs = ["embeddings", "attention_mask"] + kv_names("past", L)
+        dec_args = [emb, torch.ones(b, p + t, dtype=torch.long)] + past
+        if cfg.arch == "encoder-decoder":
+            do("encoder", EncoderGraph(model), (torch.randn(b, s, C), torch.ones(b, s, dtype=torch.long)),
+               ["embeddings", "attention_mask"], ["encoder_hidden_states"],
+               {"embeddings": ["batch", "source", C], "attention_mask": ["batch", "source"]})
+            do("cross_kv", CrossKvGraph(model), (torch.randn(b, s, C),), ["encoder_hidden_states"],
+               kv_names("cross", L))
+            dec_inputs += kv_names("cross", L) + ["encoder_attention_mask"]
+            dec_args += cross + [torch.ones(b, s, dtype=torch.long)]
+        do("decoder", DecoderGraph(model), tuple(dec_args), dec_inputs, ["logits"] + kv_names("present", L),
+           {"attention_mask": ["batch", "total_sequence"]})
+
+    tk.write(os.path.join(out_dir, "tokenizer.json"))
+    write_golden(model, os.path.join(out_dir, "golden.json"))
+    files = {k: dict(v, sha256=sha256(os.path.join(out_dir, v["file"]))) for k, v in graphs.items()}
+    manifest = {
+        "name": name,
+        "format_version": 1,
+        "architecture": cfg.arch,
+        "d_model": C, "n_heads": H, "head_dim": D, "vocab_size": V, "d_ff": cfg.d_ff,
+        "n_encoder_layers": cfg.n_encoder_layers if cfg.arch == "encoder-decoder" else 0,
+        "n_decoder_layers": L,
+        "max_positions": cfg.max_positions,
+        "max_source_length": MAX_SOURCE_CHARS,
+        "max_new_tokens": MAX_NEW_TOKENS,
+        "special_tokens": {"pad": tk.PAD, "bos": tk.BOS, "eos": tk.EOS, "unk": tk.UNK, "sep": tk.SEP},
+        "tokenizer": {"file": "tokenizer.json", "sha256": sha256(os.path.join(out_dir, "tokenizer.json"))},
+        "golden": {"file": "golden.json", "sha256": sha256(os.path.join(out_dir, "golden.json"))},
+        "graphs": files,
+    }
+    with open(os.path.join(out_dir, "model.json"), "w") as f:
+        json.dump(manifest, f, indent=1)
+        f.write("\n")
+    # The package alone must rebuild the PyTorch model (the benchmark's eager baseline uses it).
+    rebuilt = load_from_package(out_dir)
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, rebuilt.state_dict()[k]), f"parameter {k} differs in the exported graphs"
+
+
+GOLDEN_LOGIT_INPUTS = ["the rent is one thousand two hundred dollars",
+                       "wake me at six fifteen a m please",
+                       "our flight is on the fourth of july twenty twenty six",
+                       "zero errors were found"]
+
+
+@torch.no_grad()
+def write_golden(model, path, n_greedy=50):
+    """Greedy outputs for test sentences, and full teacher-forced logits for a few inputs.
+
+    The logits are those of the decoder at every step of the greedy output (prompt plus
+    generated tokens in one pass), so a KV-cached step-by-step run must reproduce each row.
+    """
+    test = data.examples("test", n_greedy)
+    texts = [s for s, _ in test]
+    outs = generate.greedy(model, texts)
+    greedy = [{"input": s, "output": tk.decode(o), "ids": o} for s, o in zip(texts, outs)]
+    logits = []
+    for text, out in zip(GOLDEN_LOGIT_INPUTS, generate.greedy(model, GOLDEN_LOGIT_INPUTS)):
+        prompt = generate.prompt_ids(model.cfg.arch, text)
+        seq = torch.tensor([prompt + out])
+        mask = torch.ones_like(seq)
+        cross, enc_mask = None, None
+        if model.cfg.arch == "encoder-decoder":
+            src = torch.tensor([tk.encode(text)])
+            enc_mask = torch.ones_like(src)
+            cross = model.cross_kv(model.encode(model.embed(src, model.positions(enc_mask)), enc_mask))
+        lg, _ = model.decode(model.embed(seq, model.positions(mask)), mask, model.empty_past(1, "cpu"),
+                             cross, enc_mask)
+        # Rows from the last prompt position on: each one predicts the next generated token.
+        rows = lg[0, len(prompt) - 1:]
+        logits.append({"input": text, "ids": out, "logits": [[round(float(x), 6) for x in r] for r in rows]})
+    with open(path, "w") as f:
+        json.dump({"greedy": greedy, "logits": logits}, f)
+        f.write("\n")
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("checkpoint", help="folder with model.npz and config.json (train.py --out)")
+    p.add_argument("package", help="package folder to write, e.g. ../itn-seq2seq")
+    p.add_argument("--name", required=True)
+    a = p.parse_args()
+    torch.set_num_threads(2)
+    export(load(a.checkpoint), a.package, a.name)
+    print(f"wrote {a.package}")

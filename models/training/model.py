@@ -1,0 +1,215 @@
+"""The Transformer of "Attention Is All You Need" (Vaswani et al., 2017), small and explicit.
+
+Two models are built from the same blocks:
+  * Seq2Seq: encoder (self-attention + MLP) and decoder (causal self-attention,
+    cross-attention to the encoder, MLP), output head tied to the token embedding;
+  * GPT: a decoder-only stack of the same causal blocks without cross-attention.
+
+Differences from the paper, on purpose: layer norm before each sub-layer (pre-LN, as in
+GPT-2) plus a final layer norm, which trains stably without warm-up tricks; no dropout,
+since training data is generated fresh for every batch.
+
+The forward functions are the ones exported to ONNX (export.py), so they take explicit
+positions, key masks and a KV cache:
+  * `embed(ids, positions)`                      -> (B, T, C)
+  * `encode(emb, mask)`                          -> (B, S, C)
+  * `cross_kv(enc)`                              -> per decoder layer (B, H, S, D) keys, values
+  * `decode(emb, mask, past, cross, enc_mask)`   -> logits (B, T, V), present keys and values
+`mask` covers past and new positions (B, P+T), 1 = attend, 0 = padding; padding may sit
+anywhere, so sequences of different lengths share one batch.
+"""
+import math
+from dataclasses import dataclass, asdict
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+NEG_INF = -1e9  # additive mask value; finite so a fully masked row stays NaN-free
+
+
+@dataclass
+class ModelConfig:
+    arch: str = "encoder-decoder"   # or "decoder-only"
+    vocab_size: int = 48            # character vocabulary of tokenizer.py
+    d_model: int = 128              # small enough for a few-MB package, large enough for ITN
+    n_heads: int = 4                # head_dim 32
+    n_encoder_layers: int = 3       # unused by decoder-only
+    n_decoder_layers: int = 3
+    d_ff: int = 512                 # 4 * d_model, as in the paper
+    max_positions: int = 256        # source 96 chars + separator + target fits a GPT context
+
+    @property
+    def head_dim(self):
+        return self.d_model // self.n_heads
+
+    def to_dict(self):
+        return asdict(self)
+
+
+def sinusoidal_table(n_positions, d_model):
+    """PE(pos, 2i) = sin(pos / 10000^(2i/d)), PE(pos, 2i+1) = cos(...)."""
+    pos = torch.arange(n_positions, dtype=torch.float32)[:, None]
+    div = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float32) * (-math.log(10000.0) / d_model))
+    pe = torch.zeros(n_positions, d_model)
+    pe[:, 0::2] = torch.sin(pos * div)
+    pe[:, 1::2] = torch.cos(pos * div)
+    return pe
+
+
+def key_bias(mask):
+    """(B, S) 1/0 key mask -> (B, 1, 1, S) additive bias."""
+    return (1.0 - mask.to(torch.float32))[:, None, None, :] * NEG_INF
+
+
+def causal_bias(mask, t):
+    """(B, P+T) key mask -> (B, 1, T, P+T) bias: query i (at P+i) sees keys j <= P+i."""
+    s = mask.shape[1]
+    q_pos = torch.arange(t, device=mask.device) + (s - t)        # (T,)
+    k_pos = torch.arange(s, device=mask.device)                  # (S,)
+    future = (k_pos[None, :] > q_pos[:, None]).to(torch.float32)  # (T, S)
+    return key_bias(mask) + future[None, None] * NEG_INF
+
+
+class Attention(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.h, self.d = cfg.n_heads, cfg.head_dim
+        self.q = nn.Linear(cfg.d_model, cfg.d_model)
+        self.k = nn.Linear(cfg.d_model, cfg.d_model)
+        self.v = nn.Linear(cfg.d_model, cfg.d_model)
+        self.o = nn.Linear(cfg.d_model, cfg.d_model)
+
+    def heads(self, x):
+        b, t, _ = x.shape
+        return x.view(b, t, self.h, self.d).transpose(1, 2)      # (B, H, T, D)
+
+    def kv(self, x):
+        return self.heads(self.k(x)), self.heads(self.v(x))
+
+    def forward(self, x, k, v, bias):
+        b, t, c = x.shape
+        q = self.heads(self.q(x))                                  # (B, H, T, D)
+        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(self.d)) + bias  # (B, H, T, S)
+        att = F.softmax(att.float(), dim=-1).to(v.dtype)
+        y = (att @ v).transpose(1, 2).reshape(b, t, c)            # (B, T, C)
+        return self.o(y)
+
+
+class MLP(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.up = nn.Linear(cfg.d_model, cfg.d_ff)
+        self.down = nn.Linear(cfg.d_ff, cfg.d_model)
+
+    def forward(self, x):
+        return self.down(F.gelu(self.up(x)))
+
+
+class EncoderBlock(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.ln1, self.attn = nn.LayerNorm(cfg.d_model), Attention(cfg)
+        self.ln2, self.mlp = nn.LayerNorm(cfg.d_model), MLP(cfg)
+
+    def forward(self, x, bias):
+        h = self.ln1(x)
+        k, v = self.attn.kv(h)
+        x = x + self.attn(h, k, v, bias)
+        return x + self.mlp(self.ln2(x))
+
+
+class DecoderBlock(nn.Module):
+    """Causal self-attention with a KV cache, optional cross-attention, MLP."""
+
+    def __init__(self, cfg, cross):
+        super().__init__()
+        self.ln1, self.attn = nn.LayerNorm(cfg.d_model), Attention(cfg)
+        if cross:
+            self.ln_cross, self.cross = nn.LayerNorm(cfg.d_model), Attention(cfg)
+        self.ln2, self.mlp = nn.LayerNorm(cfg.d_model), MLP(cfg)
+        self.has_cross = cross
+
+    def forward(self, x, bias, past_k, past_v, cross_k=None, cross_v=None, cross_bias=None):
+        h = self.ln1(x)
+        k, v = self.attn.kv(h)
+        k = torch.cat([past_k, k], dim=2)                          # (B, H, P+T, D)
+        v = torch.cat([past_v, v], dim=2)
+        x = x + self.attn(h, k, v, bias)
+        if self.has_cross:
+            x = x + self.cross(self.ln_cross(x), cross_k, cross_v, cross_bias)
+        return x + self.mlp(self.ln2(x)), k, v
+
+
+class Transformer(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.tok = nn.Embedding(cfg.vocab_size, cfg.d_model)
+        self.register_buffer("pe", sinusoidal_table(cfg.max_positions, cfg.d_model), persistent=False)
+        seq2seq = cfg.arch == "encoder-decoder"
+        if seq2seq:
+            self.encoder = nn.ModuleList(EncoderBlock(cfg) for _ in range(cfg.n_encoder_layers))
+            self.ln_enc = nn.LayerNorm(cfg.d_model)
+        self.decoder = nn.ModuleList(DecoderBlock(cfg, seq2seq) for _ in range(cfg.n_decoder_layers))
+        self.ln_f = nn.LayerNorm(cfg.d_model)
+        self.apply(self._init)
+
+    @staticmethod
+    def _init(m):
+        if isinstance(m, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(m.weight, std=0.02)
+        if isinstance(m, nn.Linear) and m.bias is not None:
+            nn.init.zeros_(m.bias)
+
+    # -- the exported pieces -------------------------------------------------
+
+    def embed(self, ids, positions):
+        """(B, T) ids and positions -> (B, T, C): token embedding * sqrt(C) + sinusoid."""
+        return self.tok(ids) * math.sqrt(self.cfg.d_model) + self.pe[positions]
+
+    def encode(self, emb, mask):
+        bias = key_bias(mask)
+        x = emb
+        for block in self.encoder:
+            x = block(x, bias)
+        return self.ln_enc(x)                                      # (B, S, C)
+
+    def cross_kv(self, enc):
+        return [block.cross.kv(enc) for block in self.decoder]     # L x ((B, H, S, D), (B, H, S, D))
+
+    def decode(self, emb, mask, past, cross=None, enc_mask=None):
+        """past: L x (k, v) of (B, H, P, D); returns logits (B, T, V) and L x (k, v) of P+T."""
+        bias = causal_bias(mask, emb.shape[1])
+        cross_bias = key_bias(enc_mask) if cross is not None else None
+        x, present = emb, []
+        for i, block in enumerate(self.decoder):
+            ck, cv = cross[i] if cross is not None else (None, None)
+            x, k, v = block(x, bias, past[i][0], past[i][1], ck, cv, cross_bias)
+            present.append((k, v))
+        logits = self.ln_f(x) @ self.tok.weight.t()                # (B, T, V), tied head
+        return logits, present
+
+    # -- helpers for training and reference generation -----------------------
+
+    def empty_past(self, batch, device, dtype=torch.float32):
+        z = torch.zeros(batch, self.cfg.n_heads, 0, self.cfg.head_dim, device=device, dtype=dtype)
+        return [(z, z) for _ in self.decoder]
+
+    def positions(self, mask):
+        """Position of every token = number of real tokens before it (padding skipped)."""
+        return (torch.cumsum(mask, dim=1) - 1).clamp(min=0)
+
+    def forward(self, src, src_mask, tgt_in, tgt_mask):
+        """Teacher-forced logits (B, T, V). For decoder-only, src is None."""
+        cross, enc_mask = None, None
+        if self.cfg.arch == "encoder-decoder":
+            enc = self.encode(self.embed(src, self.positions(src_mask)), src_mask)
+            cross, enc_mask = self.cross_kv(enc), src_mask
+        emb = self.embed(tgt_in, self.positions(tgt_mask))
+        logits, _ = self.decode(emb, tgt_mask, self.empty_past(tgt_in.shape[0], tgt_in.device, emb.dtype),
+                                cross, enc_mask)
+        return logits
+
+    def num_params(self):
+        return sum(p.numel() for p in self.parameters())

@@ -1,0 +1,158 @@
+"""Trains one ITN model on freshly generated data and saves a checkpoint.
+
+    /usr/bin/python3 train.py --arch encoder-decoder --minutes 6 --out out/itn-seq2seq
+    /usr/bin/python3 train.py --arch decoder-only    --minutes 6 --out out/itn-gpt
+
+Every batch is new data from data.py (workers generate in parallel), so there is no epoch
+and no dropout. Training runs for a time budget: after a short warm-up the step rate is
+measured and the cosine schedule is fitted to the steps that fit the budget.
+The checkpoint is `model.npz` (weights as numpy arrays, readable by any torch version) and
+`config.json`; the test-split accuracy is printed at the end and written to `metrics.json`.
+"""
+import argparse
+import json
+import math
+import os
+import random
+import time
+
+import numpy as np
+import torch
+
+import data
+import generate
+import tokenizer as tk
+from model import ModelConfig, Transformer
+
+PRESETS = {
+    "encoder-decoder": dict(n_encoder_layers=3, n_decoder_layers=3),
+    "decoder-only": dict(n_encoder_layers=0, n_decoder_layers=6),
+}
+
+
+class Batches(torch.utils.data.IterableDataset):
+    """Endless padded batches; each worker has its own seed, held-out sentences are skipped."""
+
+    def __init__(self, arch, batch_size, seed):
+        self.arch, self.batch_size, self.seed = arch, batch_size, seed
+
+    def __iter__(self):
+        info = torch.utils.data.get_worker_info()
+        wid = info.id if info else 0
+        words = data.load_words()
+        held_out = data.held_out_sources(words=words)
+        rng = random.Random(self.seed * 7919 + wid)
+        filler = data.Filler(words, rng)
+        while True:
+            pairs = []
+            while len(pairs) < self.batch_size:
+                s, w = data.make_example(rng, filler)
+                if s not in held_out:
+                    pairs.append((s, w))
+            yield self.collate(pairs)
+
+    def collate(self, pairs):
+        if self.arch == "encoder-decoder":
+            src, src_mask = generate.pad([tk.encode(s) for s, _ in pairs], "cpu")
+            seqs = [[tk.BOS] + tk.encode(w) + [tk.EOS] for _, w in pairs]
+            n_prompt = [1] * len(pairs)
+        else:
+            src = src_mask = torch.zeros(0)
+            prompts = [generate.prompt_ids(self.arch, s) for s, _ in pairs]
+            seqs = [p + tk.encode(w) + [tk.EOS] for p, (_, w) in zip(prompts, pairs)]
+            n_prompt = [len(p) for p in prompts]
+        ids, mask = generate.pad(seqs, "cpu")
+        tgt_in, tgt_mask = ids[:, :-1], mask[:, :-1]
+        labels = ids[:, 1:].clone()
+        labels[mask[:, 1:] == 0] = -100
+        for i, n in enumerate(n_prompt):
+            labels[i, :n - 1] = -100                            # no loss on the prompt
+        return src, src_mask, tgt_in, tgt_mask, labels
+
+
+def exact_match(model, pairs, batch_size=500):
+    model.eval()
+    outs = generate.greedy_text(model, [s for s, _ in pairs], batch_size=batch_size)
+    model.train()
+    return sum(o == w for o, (_, w) in zip(outs, pairs)) / len(pairs), outs
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--arch", choices=PRESETS, required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--minutes", type=float, default=6.0)
+    p.add_argument("--max-steps", type=int, default=200_000)
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--workers", type=int, default=6)
+    p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--eval-every", type=int, default=1000)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--test-size", type=int, default=2000)
+    p.add_argument("--warmup", type=int, default=500)
+    p.add_argument("--init", help="start from this checkpoint folder (fine-tuning) instead of random weights")
+    a = p.parse_args()
+
+    torch.manual_seed(a.seed)
+    torch.set_num_threads(a.threads)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    cfg = ModelConfig(arch=a.arch, vocab_size=len(tk.VOCAB), **PRESETS[a.arch])
+    model = Transformer(cfg)
+    if a.init:
+        weights = np.load(os.path.join(a.init, "model.npz"))
+        model.load_state_dict({k: torch.from_numpy(weights[k]) for k in weights.files})
+    model = model.to(device)
+    print(f"{a.arch}: {model.num_params():,} parameters on {device}", flush=True)
+
+    validation = data.examples("validation", min(500, a.test_size))
+    test = data.examples("test", a.test_size)
+    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, betas=(0.9, 0.98), weight_decay=0.01)
+    loader = torch.utils.data.DataLoader(Batches(a.arch, a.batch_size, a.seed), batch_size=None,
+                                         num_workers=a.workers, pin_memory=device == "cuda",
+                                         persistent_workers=a.workers > 0)
+    amp = torch.autocast("cuda", dtype=torch.bfloat16) if device == "cuda" else torch.autocast("cpu", enabled=False)
+    budget, warmup, total = a.minutes * 60, a.warmup, a.max_steps
+    start = None
+    for step, batch in enumerate(loader):
+        if step == 20:
+            start = time.time()                                 # skip worker start-up
+        if step == 300:
+            rate = 280 / (time.time() - start)
+            total = min(a.max_steps, int(300 + rate * (budget - (time.time() - start))))
+            print(f"{rate:.1f} steps/s: training {total} steps", flush=True)
+        if step >= total or (start and time.time() - start > budget * 1.05):
+            break
+        lr = a.lr * min(1.0, (step + 1) / warmup) * (0.1 + 0.45 * (1 + math.cos(math.pi * min(1.0, step / total))))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        src, src_mask, tgt_in, tgt_mask, labels = (t.to(device, non_blocking=True) for t in batch)
+        with amp:
+            logits = model(src if src.numel() else None, src_mask, tgt_in, tgt_mask)
+            loss = torch.nn.functional.cross_entropy(logits.float().reshape(-1, logits.shape[-1]),
+                                                     labels.reshape(-1), ignore_index=-100)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        if step % 200 == 0:
+            print(f"step {step} loss {loss.item():.4f} lr {lr:.2e}", flush=True)
+        if step and step % a.eval_every == 0:
+            acc, _ = exact_match(model, validation)
+            print(f"step {step} validation exact match {acc:.4f}", flush=True)
+
+    acc, outs = exact_match(model, test)
+    print(f"{a.arch}: test exact match {acc:.4f} on {len(test)} sentences", flush=True)
+    os.makedirs(a.out, exist_ok=True)
+    np.savez(os.path.join(a.out, "model.npz"), **{k: v.detach().float().cpu().numpy()
+                                                  for k, v in model.state_dict().items()})
+    with open(os.path.join(a.out, "config.json"), "w") as f:
+        json.dump(cfg.to_dict(), f, indent=1)
+    with open(os.path.join(a.out, "metrics.json"), "w") as f:
+        json.dump({"test_exact_match": acc, "test_sentences": len(test), "steps": step,
+                   "batch_size": a.batch_size, "minutes": a.minutes, "parameters": model.num_params(),
+                   "errors": [[s, w, o] for (s, w), o in zip(test, outs) if o != w][:50]}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

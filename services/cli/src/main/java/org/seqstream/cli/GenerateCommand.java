@@ -1,0 +1,106 @@
+package org.seqstream.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.seqstream.runtime.Generation;
+import org.seqstream.runtime.Generator;
+import org.seqstream.runtime.InputException;
+import org.seqstream.runtime.SamplingParams;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/**
+ * Reads one input per line on stdin and prints one JSON object per line, in input order: the
+ * output, finish_reason and generated_tokens, or an error for that line alone.
+ */
+@Command(name = "generate", mixinStandardHelpOptions = true,
+        description = "Generate with the in-process reference generator: one input per stdin line, one JSON line out.")
+final class GenerateCommand implements Callable<Integer> {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @Option(names = "--model", required = true, paramLabel = "NAME", description = "Model package name, e.g. itn-seq2seq.")
+    String model;
+
+    @Mixin
+    ModelOptions models;
+
+    @Mixin
+    GenerationOptions generation;
+
+    @Option(names = "--batch-size", defaultValue = "32", paramLabel = "N",
+            description = "Lines generated together (default: ${DEFAULT-VALUE}).")
+    int batchSize;
+
+    @Override
+    public Integer call() throws Exception {
+        if (batchSize < 1) {
+            System.err.println("seqctl generate: --batch-size must be at least 1");
+            return 2;
+        }
+        PrintStream out = new PrintStream(System.out, false, StandardCharsets.UTF_8);
+        try (ModelOptions.Opened m = models.open(model)) {
+            SamplingParams params = generation.params();
+            try {
+                params.validate(m.pkg());
+            } catch (InputException e) {
+                System.err.println("seqctl generate: " + e.getMessage());
+                return 2;
+            }
+            Generator gen = new Generator(m.model(), m.tokenizer());
+            BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+            List<String> chunk = new ArrayList<>();
+            for (String line; (line = in.readLine()) != null; ) {
+                chunk.add(line.endsWith("\r") ? line.substring(0, line.length() - 1) : line);
+                if (chunk.size() == batchSize) {
+                    emit(gen, m, params, chunk, out);
+                    chunk.clear();
+                }
+            }
+            emit(gen, m, params, chunk, out);
+        }
+        return 0;
+    }
+
+    /** Generates the valid lines of {@code lines} as one batch and prints every line's record in order. */
+    private void emit(Generator gen, ModelOptions.Opened m, SamplingParams params, List<String> lines, PrintStream out)
+            throws Exception {
+        List<Map<String, Object>> records = new ArrayList<>();
+        List<Generator.Request> batch = new ArrayList<>();
+        List<Integer> index = new ArrayList<>();
+        for (String line : lines) {
+            Map<String, Object> rec = new LinkedHashMap<>();
+            rec.put("input", line);
+            records.add(rec);
+            try {
+                Generator.Request r = new Generator.Request(m.tokenizer().encode(line), params);
+                gen.check(r);
+                batch.add(r);
+                index.add(records.size() - 1);
+            } catch (InputException e) {
+                rec.put("error", e.getMessage());
+            }
+        }
+        List<Generation> results = gen.generate(batch);
+        for (int i = 0; i < results.size(); i++) {
+            Generation g = results.get(i);
+            Map<String, Object> rec = records.get(index.get(i));
+            rec.put("output", g.text());
+            rec.put("finish_reason", g.finishReason());
+            rec.put("generated_tokens", g.generatedTokens());
+        }
+        for (Map<String, Object> rec : records) {
+            out.println(JSON.writeValueAsString(rec));
+        }
+        out.flush();
+    }
+}

@@ -1,0 +1,31 @@
+package org.seqstream.cli;
+
+import org.seqstream.runtime.SamplingParams;
+import picocli.CommandLine.Option;
+
+/** Generation parameters, with the same names and meaning wherever seqctl takes them. */
+final class GenerationOptions {
+    @Option(names = "--max-new-tokens", defaultValue = "128", paramLabel = "N",
+            description = "Stop after N generated tokens (default: ${DEFAULT-VALUE}).")
+    int maxNewTokens;
+
+    @Option(names = "--temperature", defaultValue = "0", paramLabel = "T",
+            description = "0 = greedy; above 0, sample from logits / T (default: ${DEFAULT-VALUE}).")
+    double temperature;
+
+    @Option(names = "--top-k", defaultValue = "0", paramLabel = "K",
+            description = "Sample among the K most likely tokens; 0 = all (default: ${DEFAULT-VALUE}).")
+    int topK;
+
+    @Option(names = "--top-p", defaultValue = "1.0", paramLabel = "P",
+            description = "Sample within the smallest set of tokens of total probability P (default: ${DEFAULT-VALUE}).")
+    double topP;
+
+    @Option(names = "--seed", defaultValue = "0", paramLabel = "S",
+            description = "Seed of the sampler; the same seed gives the same output (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    SamplingParams params() {
+        return new SamplingParams(maxNewTokens, temperature, topK, topP, seed);
+    }
+}

@@ -1,0 +1,84 @@
+package org.seqstream.runtime;
+
+import java.util.Arrays;
+
+/**
+ * Picks the next token from one row of logits. Greedy when the temperature is 0; otherwise
+ * temperature, then top-k, then top-p (nucleus), then one draw. The draw comes from a
+ * counter-based generator keyed by (seed, step), so a sequence yields the same tokens whatever
+ * batch it runs in and whenever it is resumed: no random state is carried between steps.
+ */
+public final class Sampler {
+    private Sampler() {
+    }
+
+    /** Token id chosen from {@code logits[offset .. offset+vocab)} at generation step {@code step}. */
+    public static int next(float[] logits, int offset, int vocab, SamplingParams p, int step) {
+        if (p.isGreedy()) {
+            return argmax(logits, offset, vocab);
+        }
+        Integer[] order = new Integer[vocab];
+        for (int i = 0; i < vocab; i++) {
+            order[i] = i;
+        }
+        // Descending by logit, ties by id, so the order is fully determined.
+        Arrays.sort(order, (a, b) -> {
+            int c = Float.compare(logits[offset + b], logits[offset + a]);
+            return c != 0 ? c : Integer.compare(a, b);
+        });
+        int keep = p.topK() > 0 ? Math.min(p.topK(), vocab) : vocab;
+        double max = logits[offset + order[0]] / p.temperature();
+        double[] prob = new double[keep];
+        double sum = 0;
+        for (int i = 0; i < keep; i++) {
+            prob[i] = Math.exp(logits[offset + order[i]] / p.temperature() - max);
+            sum += prob[i];
+        }
+        if (p.topP() < 1.0) {
+            double cum = 0;
+            int n = 0;
+            while (n < keep) {
+                cum += prob[n] / sum;
+                n++;
+                if (cum >= p.topP()) {
+                    break;
+                }
+            }
+            keep = n;
+            sum = 0;
+            for (int i = 0; i < keep; i++) {
+                sum += prob[i];
+            }
+        }
+        double u = uniform(p.seed(), step) * sum;
+        for (int i = 0; i < keep; i++) {
+            u -= prob[i];
+            if (u < 0) {
+                return order[i];
+            }
+        }
+        return order[keep - 1];
+    }
+
+    public static int argmax(float[] logits, int offset, int vocab) {
+        int best = 0;
+        for (int i = 1; i < vocab; i++) {
+            if (logits[offset + i] > logits[offset + best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    /** A uniform double in [0, 1) that depends only on (seed, step): SplitMix64 over both. */
+    static double uniform(long seed, int step) {
+        long z = mix(seed + 0x9E3779B97F4A7C15L * (step + 1L));
+        return (z >>> 11) * 0x1.0p-53;
+    }
+
+    private static long mix(long z) {
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return z ^ (z >>> 31);
+    }
+}

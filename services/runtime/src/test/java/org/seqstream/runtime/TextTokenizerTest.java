@@ -1,0 +1,43 @@
+package org.seqstream.runtime;
+
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class TextTokenizerTest {
+    private final TextTokenizer tok = Shipped.load(Shipped.SEQ2SEQ).tokenizer();
+
+    @Test
+    void encodesOneIdPerCharacterAndDecodesBack() {
+        long[] ids = tok.encode("it's 5 pm");
+        assertEquals(9, ids.length);
+        assertEquals("it's 5 pm", tok.decode(ids));
+        assertArrayEquals(tok.encode("a"), new long[] {ids.length == 9 ? tok.encode("a")[0] : -1});
+    }
+
+    @Test
+    void refusesAnEmptyInput() {
+        assertEquals("empty input", assertThrows(InputException.class, () -> tok.encode("")).getMessage());
+        assertEquals("empty input", assertThrows(InputException.class, () -> tok.encode("   ")).getMessage());
+    }
+
+    @Test
+    void refusesAnInputLongerThanTheModelAccepts() {
+        InputException e = assertThrows(InputException.class, () -> tok.encode("a".repeat(97)));
+        assertTrue(e.getMessage().contains("97 characters") && e.getMessage().contains("at most 96"), e.getMessage());
+    }
+
+    @Test
+    void namesEveryUnknownCharacterAndWhereItIs() {
+        InputException e = assertThrows(InputException.class, () -> tok.encode("Hello wörld"));
+        assertTrue(e.getMessage().contains("'H' at 0") && e.getMessage().contains("'ö' at 7"), e.getMessage());
+    }
+
+    @Test
+    void decodingSkipsSpecialTokens() {
+        assertEquals("ab", tok.decode(new long[] {1, tok.encode("a")[0], 2, tok.encode("b")[0], 0}));
+    }
+}
