@@ -295,15 +295,15 @@ def valid(words, spans_at):
     return True
 
 
-def make_example(rng, filler):
-    """One (spoken, written) pair within MAX_CHARS."""
+def make_example(rng, filler, max_chunk=7):
+    """One (spoken, written) pair within MAX_CHARS; filler chunks of at most max_chunk words."""
     while True:
         filler.sentence_style = rng.choice([0.25, 0.5, 0.75, 0.9])
         n_spans = rng.choices([0, 1, 2, 3], weights=[0.07, 0.5, 0.3, 0.13])[0]
         spoken, written, spans_at = [], [], []
         for k in range(n_spans + 1):
             lo = 0 if k == 0 or k == n_spans else 1
-            n = rng.choices(range(lo, 8), weights=[3, 6, 5, 4, 3, 2, 1, 1][lo:])[0]
+            n = rng.choices(range(lo, max_chunk + 1), weights=[3, 6, 5, 4, 3, 2, 1, 1][lo:max_chunk + 1])[0]
             words = filler.chunk(n)
             if 0 < k < n_spans and rng.random() < 0.08:
                 words = ["and"]                    # "two and three", "one thousand and five"

@@ -33,8 +33,9 @@ PRESETS = {
 class Batches(torch.utils.data.IterableDataset):
     """Endless padded batches; each worker has its own seed, held-out sentences are skipped."""
 
-    def __init__(self, arch, batch_size, seed):
+    def __init__(self, arch, batch_size, seed, short_share=0.0):
         self.arch, self.batch_size, self.seed = arch, batch_size, seed
+        self.short_share = short_share
 
     def __iter__(self):
         info = torch.utils.data.get_worker_info()
@@ -46,7 +47,8 @@ class Batches(torch.utils.data.IterableDataset):
         while True:
             pairs = []
             while len(pairs) < self.batch_size:
-                s, w = data.make_example(rng, filler)
+                short = rng.random() < self.short_share
+                s, w = data.make_example(rng, filler, max_chunk=2 if short else 7)
                 if s not in held_out:
                     pairs.append((s, w))
             yield self.collate(pairs)
@@ -91,6 +93,8 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--test-size", type=int, default=2000)
     p.add_argument("--warmup", type=int, default=500)
+    p.add_argument("--short-share", type=float, default=0.0,
+                   help="share of sentences with short filler chunks: more spans per token, cheaper steps on a CPU")
     p.add_argument("--init", help="start from this checkpoint folder (fine-tuning) instead of random weights")
     a = p.parse_args()
 
@@ -108,7 +112,7 @@ def main():
     validation = data.examples("validation", min(500, a.test_size))
     test = data.examples("test", a.test_size)
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, betas=(0.9, 0.98), weight_decay=0.01)
-    loader = torch.utils.data.DataLoader(Batches(a.arch, a.batch_size, a.seed), batch_size=None,
+    loader = torch.utils.data.DataLoader(Batches(a.arch, a.batch_size, a.seed, a.short_share), batch_size=None,
                                          num_workers=a.workers, pin_memory=device == "cuda",
                                          persistent_workers=a.workers > 0)
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if device == "cuda" else torch.autocast("cpu", enabled=False)

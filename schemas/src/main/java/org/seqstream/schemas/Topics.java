@@ -1,0 +1,36 @@
+package org.seqstream.schemas;
+
+import org.apache.kafka.common.serialization.Serdes;
+
+import java.util.List;
+
+/**
+ * The registry of the pipeline's topics: every name and its serdes in one place. Every record is
+ * keyed by its request id, so one request stays on one partition from end to end.
+ */
+public final class Topics {
+    /** Requests from producers: Avro {@link SequenceRequest} or JSON (see {@link RequestSerde}). */
+    public static final Topic<SequenceRequest> REQUESTS = new Topic<>("seq.requests", Serdes.String(), new RequestSerde());
+    public static final Topic<SequenceTokens> TOKENS = avro("seq.tokens", SequenceTokens.class, SequenceTokens.getClassSchema());
+    public static final Topic<SequenceEmbeddings> EMBEDDINGS =
+            avro("seq.embeddings", SequenceEmbeddings.class, SequenceEmbeddings.getClassSchema());
+    public static final Topic<SequenceEncoded> ENCODED =
+            avro("seq.encoded", SequenceEncoded.class, SequenceEncoded.getClassSchema());
+    /** One event per generated token. */
+    public static final Topic<TokenEvent> STREAM = avro("seq.stream", TokenEvent.class, TokenEvent.getClassSchema());
+    /** Exactly one terminal record per request: an output or an error. */
+    public static final Topic<SequenceResult> RESULTS =
+            avro("seq.results", SequenceResult.class, SequenceResult.getClassSchema());
+    /** Records that could not be read at all; original bytes, reason in headers. */
+    public static final Topic<byte[]> DLQ = new Topic<>("seq.dlq", Serdes.String(), Serdes.ByteArray());
+
+    public static final List<Topic<?>> ALL = List.of(REQUESTS, TOKENS, EMBEDDINGS, ENCODED, STREAM, RESULTS, DLQ);
+
+    private static <T extends org.apache.avro.specific.SpecificRecord> Topic<T> avro(String name, Class<T> type,
+                                                                                       org.apache.avro.Schema schema) {
+        return new Topic<>(name, Serdes.String(), new AvroSerde<>(type, schema));
+    }
+
+    private Topics() {
+    }
+}
