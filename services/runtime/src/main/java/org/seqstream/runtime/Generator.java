@@ -60,13 +60,19 @@ public final class Generator {
         return p;
     }
 
-    /** Checks that a request fits the model's positions; throws {@link InputException} otherwise. */
+    /** Checks a request's parameters and that it fits the model's positions; throws {@link InputException}. */
     public void check(Request r) {
-        r.params().validate(pkg);
-        int needed = prompt(r.sourceIds()).length + r.params().maxNewTokens();
-        if (needed > pkg.maxPositions() || r.sourceIds().length > pkg.maxPositions()) {
-            throw new InputException("input of " + r.sourceIds().length + " tokens plus max_new_tokens "
-                    + r.params().maxNewTokens() + " exceeds the " + pkg.maxPositions() + " positions of " + pkg.name());
+        checkFits(pkg, r.sourceIds().length, r.params());
+    }
+
+    /** {@link #check} for a source of {@code sourceLength} tokens, without a generator at hand. */
+    public static void checkFits(ModelPackage pkg, int sourceLength, SamplingParams p) {
+        p.validate(pkg);
+        int prompt = pkg.isEncoderDecoder() ? 1 : sourceLength + 2;
+        if (prompt + p.maxNewTokens() > pkg.maxPositions() || sourceLength > pkg.maxPositions()) {
+            throw new InputException(InputException.INPUT_TOO_LONG, "input of " + sourceLength
+                    + " tokens plus max_new_tokens " + p.maxNewTokens() + " exceeds the " + pkg.maxPositions()
+                    + " positions of " + pkg.name());
         }
     }
 

@@ -23,17 +23,17 @@ public record SamplingParams(int maxNewTokens, double temperature, int topK, dou
     /** Throws an {@link InputException} naming the first parameter {@code pkg} cannot accept. */
     public SamplingParams validate(ModelPackage pkg) {
         if (maxNewTokens <= 0 || maxNewTokens > pkg.maxNewTokens()) {
-            throw new InputException("max_new_tokens must be between 1 and " + pkg.maxNewTokens() + " for "
+            throw new InputException(InputException.INVALID_PARAMETERS, "max_new_tokens must be between 1 and " + pkg.maxNewTokens() + " for "
                     + pkg.name() + ", got " + maxNewTokens);
         }
         if (!(temperature >= 0.0) || Double.isInfinite(temperature)) {
-            throw new InputException("temperature must be >= 0, got " + temperature);
+            throw new InputException(InputException.INVALID_PARAMETERS, "temperature must be >= 0, got " + temperature);
         }
         if (topK < 0) {
-            throw new InputException("top_k must be >= 0 (0 disables it), got " + topK);
+            throw new InputException(InputException.INVALID_PARAMETERS, "top_k must be >= 0 (0 disables it), got " + topK);
         }
         if (!(topP > 0.0 && topP <= 1.0)) {
-            throw new InputException("top_p must be in (0, 1], got " + topP);
+            throw new InputException(InputException.INVALID_PARAMETERS, "top_p must be in (0, 1], got " + topP);
         }
         return this;
     }

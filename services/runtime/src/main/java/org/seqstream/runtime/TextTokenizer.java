@@ -27,14 +27,26 @@ public final class TextTokenizer implements AutoCloseable {
         }
     }
 
+    /** Token ids of an input, and whether it was cut to the model's maximum source length. */
+    public record Encoded(long[] ids, boolean truncated) {
+    }
+
     /** Token ids of {@code text}, or an {@link InputException} saying what is wrong with it. */
     public long[] encode(String text) {
+        return encode(text, false).ids();
+    }
+
+    /**
+     * Token ids of {@code text}. An input longer than the model accepts is refused, unless
+     * {@code truncate} asks to keep its first tokens; unknown characters are always refused.
+     */
+    public Encoded encode(String text, boolean truncate) {
         if (text == null || text.isBlank()) {
-            throw new InputException("empty input");
+            throw new InputException(InputException.EMPTY_INPUT, "empty input");
         }
         int chars = text.codePointCount(0, text.length());
-        if (chars > pkg.maxSourceLength()) {
-            throw new InputException("input is " + chars + " characters long; " + pkg.name() + " accepts at most "
+        if (chars > pkg.maxSourceLength() && !truncate) {
+            throw new InputException(InputException.INPUT_TOO_LONG, "input is " + chars + " characters long; " + pkg.name() + " accepts at most "
                     + pkg.maxSourceLength());
         }
         Encoding enc = hf.encode(text, false, false);
@@ -49,13 +61,16 @@ public final class TextTokenizer implements AutoCloseable {
             }
         }
         if (!unknown.isEmpty()) {
-            throw new InputException("characters not in the " + pkg.name() + " vocabulary: " + String.join(", ", unknown));
+            throw new InputException(InputException.UNKNOWN_CHARACTERS, "characters not in the " + pkg.name() + " vocabulary: " + String.join(", ", unknown));
         }
         if (ids.length > pkg.maxSourceLength()) {
-            throw new InputException("input is " + ids.length + " tokens long; " + pkg.name() + " accepts at most "
+            if (truncate) {
+                return new Encoded(java.util.Arrays.copyOf(ids, pkg.maxSourceLength()), true);
+            }
+            throw new InputException(InputException.INPUT_TOO_LONG, "input is " + ids.length + " tokens long; " + pkg.name() + " accepts at most "
                     + pkg.maxSourceLength());
         }
-        return ids;
+        return new Encoded(ids, false);
     }
 
     private static String printable(String c) {

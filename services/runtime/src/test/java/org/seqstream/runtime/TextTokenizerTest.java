@@ -31,9 +31,20 @@ class TextTokenizerTest {
     }
 
     @Test
+    void truncationIsOnlyOnRequestAndSaysSo() {
+        TextTokenizer.Encoded e = tok.encode("ab ".repeat(40), true);
+        assertEquals(96, e.ids().length);
+        assertTrue(e.truncated());
+        assertEquals(false, tok.encode("ab", true).truncated());
+        InputException refused = assertThrows(InputException.class, () -> tok.encode("ab ".repeat(40), false));
+        assertEquals(InputException.INPUT_TOO_LONG, refused.code());
+    }
+
+    @Test
     void namesEveryUnknownCharacterAndWhereItIs() {
         InputException e = assertThrows(InputException.class, () -> tok.encode("Hello wörld"));
         assertTrue(e.getMessage().contains("'H' at 0") && e.getMessage().contains("'ö' at 7"), e.getMessage());
+        assertEquals(InputException.UNKNOWN_CHARACTERS, e.code());
     }
 
     @Test

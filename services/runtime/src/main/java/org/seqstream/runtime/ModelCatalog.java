@@ -1,0 +1,74 @@
+package org.seqstream.runtime;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.stream.Stream;
+
+/**
+ * Every model package of a directory ({@code SEQ_MODELS_DIR}), by name. All packages are loaded
+ * and verified up front, so a broken one stops a service at start-up; tokenizers open on first use.
+ */
+public final class ModelCatalog implements AutoCloseable {
+    private final Path dir;
+    private final Map<String, ModelPackage> packages;
+    private final Map<String, TextTokenizer> tokenizers = new ConcurrentHashMap<>();
+
+    private ModelCatalog(Path dir, Map<String, ModelPackage> packages) {
+        this.dir = dir;
+        this.packages = packages;
+    }
+
+    /** Loads every subfolder of {@code dir} that holds a model.json. */
+    public static ModelCatalog load(Path dir) {
+        if (!Files.isDirectory(dir)) {
+            throw new PackageException("models directory " + dir + " does not exist");
+        }
+        Map<String, ModelPackage> found = new TreeMap<>();
+        try (Stream<Path> sub = Files.list(dir)) {
+            for (Path p : (Iterable<Path>) sub.sorted()::iterator) {
+                if (Files.isRegularFile(p.resolve(ModelPackage.MANIFEST))) {
+                    ModelPackage pkg = ModelPackage.load(p);
+                    found.put(pkg.name(), pkg);
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        if (found.isEmpty()) {
+            throw new PackageException("models directory " + dir + " holds no model package (no */model.json)");
+        }
+        return new ModelCatalog(dir, found);
+    }
+
+    public Path dir() { return dir; }
+
+    public Set<String> names() {
+        return packages.keySet();
+    }
+
+    public Optional<ModelPackage> find(String name) {
+        return Optional.ofNullable(packages.get(name));
+    }
+
+    /** The tokenizer of a known model. */
+    public TextTokenizer tokenizer(String name) {
+        ModelPackage pkg = packages.get(name);
+        if (pkg == null) {
+            throw new IllegalArgumentException("unknown model " + name);
+        }
+        return tokenizers.computeIfAbsent(name, n -> new TextTokenizer(pkg));
+    }
+
+    @Override
+    public void close() {
+        tokenizers.values().forEach(TextTokenizer::close);
+        tokenizers.clear();
+    }
+}
