@@ -19,14 +19,24 @@ public final class ModelCatalog implements AutoCloseable {
     private final Path dir;
     private final Map<String, ModelPackage> packages;
     private final Map<String, TextTokenizer> tokenizers = new ConcurrentHashMap<>();
+    private final Map<String, OnnxModel> sessions = new ConcurrentHashMap<>();
+    private final Device device;
+    private final int threads;
 
-    private ModelCatalog(Path dir, Map<String, ModelPackage> packages) {
+    private ModelCatalog(Path dir, Map<String, ModelPackage> packages, Device device, int threads) {
         this.dir = dir;
         this.packages = packages;
+        this.device = device;
+        this.threads = threads;
     }
 
-    /** Loads every subfolder of {@code dir} that holds a model.json. */
+    /** Loads every package of {@code dir}; its graphs will run on the CPU with ONNX Runtime's default threads. */
     public static ModelCatalog load(Path dir) {
+        return load(dir, Device.CPU, 0);
+    }
+
+    /** Loads every subfolder of {@code dir} that holds a model.json; graphs open on {@code device} when first used. */
+    public static ModelCatalog load(Path dir, Device device, int threads) {
         if (!Files.isDirectory(dir)) {
             throw new PackageException("models directory " + dir + " does not exist");
         }
@@ -44,7 +54,7 @@ public final class ModelCatalog implements AutoCloseable {
         if (found.isEmpty()) {
             throw new PackageException("models directory " + dir + " holds no model package (no */model.json)");
         }
-        return new ModelCatalog(dir, found);
+        return new ModelCatalog(dir, found, device, threads);
     }
 
     public Path dir() { return dir; }
@@ -66,9 +76,20 @@ public final class ModelCatalog implements AutoCloseable {
         return tokenizers.computeIfAbsent(name, n -> new TextTokenizer(pkg));
     }
 
+    /** The ONNX Runtime sessions of a known model, opened once. */
+    public OnnxModel sessions(String name) {
+        ModelPackage pkg = packages.get(name);
+        if (pkg == null) {
+            throw new IllegalArgumentException("unknown model " + name);
+        }
+        return sessions.computeIfAbsent(name, n -> OnnxModel.open(pkg, device, threads));
+    }
+
     @Override
     public void close() {
         tokenizers.values().forEach(TextTokenizer::close);
         tokenizers.clear();
+        sessions.values().forEach(OnnxModel::close);
+        sessions.clear();
     }
 }

@@ -1,0 +1,191 @@
+package org.seqstream.pipeline;
+
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.ProducerFencedException;
+import org.apache.kafka.common.errors.SerializationException;
+import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.Deserializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.seqstream.schemas.Topics;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * An exactly-once consume-transform-produce loop for the stateless neural stages (embedding,
+ * encoder). Each poll is one micro-batch: the handler runs the model once per model name over
+ * the batch, and the outputs and the consumed offsets commit in one transaction.
+ *
+ * <p>Why not a Kafka Streams processor: a processor sees one record at a time, and holding
+ * records back for a batch across a commit would lose them on a crash under exactly-once.
+ */
+public final class BatchStageLoop<I> implements Runnable, AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(BatchStageLoop.class);
+
+    /** One decoded input and the record it came from. */
+    public record Input<I>(ConsumerRecord<String, byte[]> record, I value) {
+    }
+
+    /** The stage's work on one micro-batch: outputs, already serialized. */
+    @FunctionalInterface
+    public interface Handler<I> {
+        List<ProducerRecord<String, byte[]>> handle(List<Input<I>> batch);
+    }
+
+    private final String stage;
+    private final String topic;
+    private final Deserializer<I> deserializer;
+    private final Handler<I> handler;
+    private final KafkaConsumer<String, byte[]> consumer;
+    private final KafkaProducer<String, byte[]> producer;
+    private volatile boolean running = true;
+
+    /**
+     * @param clientConfig settings for both clients (bootstrap servers, security); consumer- and
+     *                     producer-only keys can be given with "consumer." and "producer." prefixes
+     */
+    public BatchStageLoop(String stage, String topic, Deserializer<I> deserializer, Handler<I> handler,
+                          Map<String, Object> clientConfig, String groupId, String transactionalId, int maxPollRecords) {
+        this.stage = stage;
+        this.topic = topic;
+        this.deserializer = deserializer;
+        this.handler = handler;
+        Map<String, Object> c = common(clientConfig, "consumer.");
+        c.put(ConsumerConfig.GROUP_ID_CONFIG, groupId);
+        c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        c.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, maxPollRecords);
+        this.consumer = new KafkaConsumer<>(c, new StringDeserializer(), new ByteArrayDeserializer());
+        Map<String, Object> p = common(clientConfig, "producer.");
+        p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, transactionalId);
+        p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
+        p.put(ProducerConfig.LINGER_MS_CONFIG, 0);
+        this.producer = new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
+    }
+
+    private static Map<String, Object> common(Map<String, Object> config, String prefix) {
+        Map<String, Object> out = new HashMap<>();
+        config.forEach((k, v) -> {
+            if (k.startsWith(prefix)) {
+                out.put(k.substring(prefix.length()), v);
+            } else if (!k.startsWith("consumer.") && !k.startsWith("producer.")) {
+                out.put(k, v);
+            }
+        });
+        return out;
+    }
+
+    @Override
+    public void run() {
+        producer.initTransactions();
+        consumer.subscribe(List.of(topic));
+        try {
+            while (running) {
+                ConsumerRecords<String, byte[]> records = consumer.poll(Duration.ofMillis(100));
+                if (records.isEmpty()) {
+                    continue;
+                }
+                try {
+                    producer.beginTransaction();
+                    for (ProducerRecord<String, byte[]> out : transform(records)) {
+                        producer.send(out);
+                    }
+                    producer.sendOffsetsToTransaction(nextOffsets(records), consumer.groupMetadata());
+                    producer.commitTransaction();
+                } catch (ProducerFencedException e) {
+                    LOG.error("{}: fenced by a newer instance with the same transactional id; stopping", stage);
+                    return;
+                } catch (KafkaException e) {
+                    // The batch is not committed: abort and read it again from the last committed offsets.
+                    LOG.warn("{}: transaction aborted, the batch will be processed again: {}", stage, e.getMessage());
+                    producer.abortTransaction();
+                    rewind(records);
+                }
+            }
+        } catch (WakeupException e) {
+            if (running) {
+                throw e;
+            }
+        } finally {
+            consumer.close();
+            producer.close();
+        }
+    }
+
+    private List<ProducerRecord<String, byte[]>> transform(ConsumerRecords<String, byte[]> records) {
+        List<ProducerRecord<String, byte[]>> out = new ArrayList<>();
+        List<Input<I>> batch = new ArrayList<>();
+        for (ConsumerRecord<String, byte[]> r : records) {
+            try {
+                I value = deserializer.deserialize(r.topic(), r.value());
+                if (value == null) {
+                    throw new SerializationException("empty record value");
+                }
+                batch.add(new Input<>(r, value));
+            } catch (SerializationException e) {
+                out.add(deadLetter(r, e.getMessage()));
+            }
+        }
+        if (!batch.isEmpty()) {
+            out.addAll(handler.handle(batch));
+        }
+        return out;
+    }
+
+    private ProducerRecord<String, byte[]> deadLetter(ConsumerRecord<String, byte[]> r, String reason) {
+        var meta = new org.apache.kafka.streams.processor.api.RecordMetadata() {
+            public String topic() { return r.topic(); }
+            public int partition() { return r.partition(); }
+            public long offset() { return r.offset(); }
+        };
+        return new ProducerRecord<>(Topics.DLQ.name(), null, r.key(), r.value(),
+                DeadLetters.headers(r.headers(), stage, reason, Optional.of(meta)));
+    }
+
+    private static Map<TopicPartition, OffsetAndMetadata> nextOffsets(ConsumerRecords<String, byte[]> records) {
+        Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
+        for (TopicPartition tp : records.partitions()) {
+            List<ConsumerRecord<String, byte[]>> rs = records.records(tp);
+            offsets.put(tp, new OffsetAndMetadata(rs.get(rs.size() - 1).offset() + 1));
+        }
+        return offsets;
+    }
+
+    private void rewind(ConsumerRecords<String, byte[]> records) {
+        Map<TopicPartition, OffsetAndMetadata> committed = consumer.committed(records.partitions());
+        for (TopicPartition tp : records.partitions()) {
+            OffsetAndMetadata o = committed.get(tp);
+            if (o != null) {
+                consumer.seek(tp, o.offset());
+            } else {
+                consumer.seekToBeginning(List.of(tp));
+            }
+        }
+    }
+
+    /** Stops the loop after the batch in progress; the thread running it closes the clients. */
+    @Override
+    public void close() {
+        running = false;
+        consumer.wakeup();
+    }
+}
