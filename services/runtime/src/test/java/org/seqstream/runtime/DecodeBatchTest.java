@@ -1,0 +1,105 @@
+package org.seqstream.runtime;
+
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Continuous batching: sequences joining a running batch, and sequences resumed from stored tokens. */
+class DecodeBatchTest {
+    private static final List<String> INPUTS = List.of(
+            "the rent is one thousand two hundred dollars",
+            "wake me at six fifteen a m please",
+            "zero errors were found",
+            "our flight is on the fourth of july twenty twenty six",
+            "a coffee costs four dollars and fifty cents",
+            "only seven percent replied");
+
+    private static DecodeBatch.Sequence seq(Shipped.Loaded m, String key, String text, long[] generated, SamplingParams p) {
+        long[] ids = m.tokenizer().encode(text);
+        float[] hidden = null;
+        if (m.pkg().isEncoderDecoder()) {
+            SourceEncoder enc = new SourceEncoder(m.model());
+            hidden = enc.encode(List.of(enc.embed(List.of(ids))[0]))[0];
+        }
+        return new DecodeBatch.Sequence(key, ids, hidden, generated, p);
+    }
+
+    private static Map<String, Generation> reference(Shipped.Loaded m, SamplingParams p) {
+        Map<String, Generation> ref = new HashMap<>();
+        for (int i = 0; i < INPUTS.size(); i++) {
+            List<Generator.Request> one = List.of(new Generator.Request(m.tokenizer().encode(INPUTS.get(i)), p));
+            ref.put("s" + i, m.generator(false).generate(one).get(0));
+        }
+        return ref;
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {Shipped.SEQ2SEQ, Shipped.GPT})
+    void sequencesJoiningARunningBatchGenerateWhatTheyWouldAlone(String name) {
+        // Given sampled generation with a seed, each input generated alone as the reference
+        Shipped.Loaded m = Shipped.load(name);
+        SamplingParams p = new SamplingParams(100, 0.7, 0, 0.95, 5);
+        Map<String, Generation> ref = reference(m, p);
+        // When the inputs join one batch at different steps
+        Map<String, Generation> got = new HashMap<>();
+        Map<String, StringBuilder> streamed = new HashMap<>();
+        try (DecodeBatch batch = new DecodeBatch(m.model(), false)) {
+            int next = 0;
+            for (int step = 0; step < 400 && got.size() < INPUTS.size(); step++) {
+                if (next < INPUTS.size() && step % 3 == 0) {
+                    batch.admit(List.of(seq(m, "s" + next, INPUTS.get(next), new long[0], p)));
+                    next++;
+                }
+                for (DecodeBatch.Event e : batch.step()) {
+                    if (e.hasToken()) {
+                        streamed.computeIfAbsent(e.key(), k -> new StringBuilder())
+                                .append(m.tokenizer().decode(new long[] {e.token()}));
+                    }
+                }
+                got.putAll(batch.takeFinished(m.tokenizer()));
+            }
+        }
+        // Then every output, and its stream of tokens, equals the reference
+        for (var e : ref.entrySet()) {
+            assertEquals(e.getValue().text(), got.get(e.getKey()).text(), e.getKey());
+            assertEquals(e.getValue().text(), streamed.get(e.getKey()).toString(), e.getKey());
+            assertEquals(e.getValue().finishReason(), got.get(e.getKey()).finishReason());
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {Shipped.SEQ2SEQ, Shipped.GPT})
+    void aSequenceResumedFromItsStoredTokensFinishesAsIfUninterrupted(String name) {
+        // Given each reference output, cut after a third of its tokens
+        Shipped.Loaded m = Shipped.load(name);
+        SamplingParams p = new SamplingParams(100, 0.7, 0, 0.95, 9);
+        Map<String, Generation> ref = reference(m, p);
+        List<DecodeBatch.Sequence> resumed = new ArrayList<>();
+        for (int i = 0; i < INPUTS.size(); i++) {
+            long[] ids = ref.get("s" + i).ids();
+            resumed.add(seq(m, "s" + i, INPUTS.get(i), Arrays.copyOf(ids, ids.length / 3), p));
+        }
+        // When decoding resumes from those tokens
+        Map<String, Generation> got = new HashMap<>();
+        try (DecodeBatch batch = new DecodeBatch(m.model(), false)) {
+            batch.admit(resumed);
+            while (batch.size() > 0) {
+                List<DecodeBatch.Event> events = batch.step();
+                assertTrue(events.stream().allMatch(e -> e.index() >= 0));
+                got.putAll(batch.takeFinished(m.tokenizer()));
+            }
+        }
+        // Then each finishes with the full reference output
+        for (var e : ref.entrySet()) {
+            assertEquals(e.getValue().text(), got.get(e.getKey()).text(), e.getKey());
+        }
+    }
+}
