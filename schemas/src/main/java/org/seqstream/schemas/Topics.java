@@ -24,6 +24,9 @@ public final class Topics {
     /** Records that could not be read at all; original bytes, reason in headers. */
     public static final Topic<byte[]> DLQ = new Topic<>("seq.dlq", Serdes.String(), Serdes.ByteArray());
 
+    /** Serde of the decoder's per-sequence progress store (changelogged, never a topic of its own). */
+    public static final AvroSerde<DecodeProgress> PROGRESS = new AvroSerde<>(DecodeProgress.class, DecodeProgress.getClassSchema());
+
     public static final List<Topic<?>> ALL = List.of(REQUESTS, TOKENS, EMBEDDINGS, ENCODED, STREAM, RESULTS, DLQ);
 
     private static <T extends org.apache.avro.specific.SpecificRecord> Topic<T> avro(String name, Class<T> type,

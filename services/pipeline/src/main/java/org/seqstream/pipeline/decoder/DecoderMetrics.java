@@ -1,0 +1,40 @@
+package org.seqstream.pipeline.decoder;
+
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+
+/** Counters of the decoder stage, read by the service's metrics endpoint. */
+public final class DecoderMetrics {
+    public static final DecoderMetrics INSTANCE = new DecoderMetrics();
+
+    private final LongAdder resumed = new LongAdder();
+    private final LongAdder finished = new LongAdder();
+    private final LongAdder steps = new LongAdder();
+    private final LongAdder tokens = new LongAdder();
+    private final LongAdder stepNanos = new LongAdder();
+    private final AtomicLong active = new AtomicLong();
+    private final AtomicLong waiting = new AtomicLong();
+    private final AtomicLong lastBatch = new AtomicLong();
+
+    void resumed(int n) { resumed.add(n); }
+    void finished() { finished.increment(); }
+    void active(long n) { active.set(n); }
+    void waiting(long n) { waiting.set(n); }
+
+    void step(int batchSize, long nanos, int events) {
+        steps.increment();
+        stepNanos.add(nanos);
+        tokens.add(events);
+        lastBatch.set(batchSize);
+    }
+
+    /** Sequences resumed from the store after a restart or a rebalance. */
+    public long resumedSequences() { return resumed.sum(); }
+    public long finishedSequences() { return finished.sum(); }
+    public long steps() { return steps.sum(); }
+    public long tokens() { return tokens.sum(); }
+    public long stepNanos() { return stepNanos.sum(); }
+    public long activeSequences() { return active.get(); }
+    public long waitingSequences() { return waiting.get(); }
+    public long lastBatchSize() { return lastBatch.get(); }
+}

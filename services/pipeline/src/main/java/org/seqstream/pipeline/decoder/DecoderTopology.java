@@ -1,0 +1,54 @@
+package org.seqstream.pipeline.decoder;
+
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.streams.Topology;
+import org.apache.kafka.streams.state.Stores;
+import org.seqstream.runtime.ModelCatalog;
+import org.seqstream.schemas.Topics;
+
+import java.time.Duration;
+
+/**
+ * The decoder stage: seq.encoded to seq.stream (one event per token) and seq.results (one
+ * record per request). Sequences decode in a continuous batch; their inputs and progress live
+ * in changelogged stores, so a restarted instance resumes every unfinished sequence.
+ */
+public final class DecoderTopology {
+    public static final String STAGE = "decoder";
+    public static final String SEQUENCES_STORE = "decoder-sequences";
+    public static final String PROGRESS_STORE = "decoder-progress";
+    static final String SOURCE = "encoded";
+    static final String PROCESSOR = "decode";
+    static final String TO_STREAM = "to-stream";
+    static final String TO_RESULTS = "to-results";
+    static final String TO_DLQ = "to-dlq";
+
+    /**
+     * @param maxActive   sequences decoding at once per task; more wait durably in the store
+     * @param stepEvery   how often the scheduler runs a decoding step (wall clock)
+     */
+    public record Config(int maxActive, Duration stepEvery) {
+        public static final Config DEFAULT = new Config(64, Duration.ofMillis(1));
+    }
+
+    private DecoderTopology() {
+    }
+
+    public static Topology build(ModelCatalog models, Config config) {
+        Topology t = new Topology();
+        // Raw bytes in, so that an unreadable record reaches the DLQ intact.
+        t.addSource(SOURCE, Serdes.String().deserializer(), Serdes.ByteArray().deserializer(), Topics.ENCODED.name());
+        t.addProcessor(PROCESSOR, () -> new DecodeProcessor(models, config), SOURCE);
+        // The request with its encoder output, written once; and the small progress, after every step.
+        t.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(SEQUENCES_STORE),
+                Serdes.String(), Topics.ENCODED.valueSerde()), PROCESSOR);
+        t.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(PROGRESS_STORE),
+                Serdes.String(), Serdes.serdeFrom(Topics.PROGRESS, Topics.PROGRESS)), PROCESSOR);
+        t.addSink(TO_STREAM, Topics.STREAM.name(), Topics.STREAM.keySerde().serializer(),
+                Topics.STREAM.valueSerde().serializer(), PROCESSOR);
+        t.addSink(TO_RESULTS, Topics.RESULTS.name(), Topics.RESULTS.keySerde().serializer(),
+                Topics.RESULTS.valueSerde().serializer(), PROCESSOR);
+        t.addSink(TO_DLQ, Topics.DLQ.name(), Serdes.String().serializer(), Serdes.ByteArray().serializer(), PROCESSOR);
+        return t;
+    }
+}

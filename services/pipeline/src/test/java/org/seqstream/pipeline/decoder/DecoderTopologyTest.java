@@ -1,0 +1,206 @@
+package org.seqstream.pipeline.decoder;
+
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.streams.KeyValue;
+import org.apache.kafka.streams.TestInputTopic;
+import org.apache.kafka.streams.TestOutputTopic;
+import org.apache.kafka.streams.TopologyTestDriver;
+import org.apache.kafka.streams.state.KeyValueIterator;
+import org.apache.kafka.streams.state.KeyValueStore;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.seqstream.pipeline.Tensors;
+import org.seqstream.runtime.Generator;
+import org.seqstream.runtime.ModelCatalog;
+import org.seqstream.runtime.SamplingParams;
+import org.seqstream.runtime.SourceEncoder;
+import org.seqstream.schemas.DecodeProgress;
+import org.seqstream.schemas.GenerationParams;
+import org.seqstream.schemas.SequenceEncoded;
+import org.seqstream.schemas.SequenceResult;
+import org.seqstream.schemas.TokenEvent;
+import org.seqstream.schemas.Topics;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class DecoderTopologyTest {
+    private static final List<String> INPUTS = List.of(
+            "the rent is one thousand two hundred dollars",
+            "wake me at six fifteen a m please",
+            "zero errors were found",
+            "our flight is on the fourth of july twenty twenty six",
+            "only seven percent replied");
+    private static ModelCatalog models;
+
+    @BeforeAll
+    static void load() {
+        models = ModelCatalog.load(Path.of(System.getProperty("seq.repo.root", "../..")).resolve("models"));
+    }
+
+    @AfterAll
+    static void close() {
+        models.close();
+    }
+
+    private static SequenceEncoded encoded(String model, String id, String text, GenerationParams p) {
+        long[] ids = models.tokenizer(model).encode(text);
+        SequenceEncoded.Builder b = SequenceEncoded.newBuilder().setId(id).setModel(model)
+                .setTokenIds(Arrays.stream(ids).boxed().toList()).setParams(p);
+        if (models.find(model).orElseThrow().isEncoderDecoder()) {
+            SourceEncoder enc = new SourceEncoder(models.sessions(model));
+            float[] h = enc.encode(List.of(enc.embed(List.of(ids))[0]))[0];
+            b.setEncoderHiddenStates(Tensors.float32(h, 0, ids.length, 128));
+        }
+        return b.build();
+    }
+
+    private static String reference(String model, String text, GenerationParams p) {
+        Generator gen = new Generator(models.sessions(model), models.tokenizer(model));
+        return gen.generate(List.of(new Generator.Request(models.tokenizer(model).encode(text),
+                new SamplingParams(p.getMaxNewTokens(), p.getTemperature(), p.getTopK(), p.getTopP(), p.getSeed())))).get(0).text();
+    }
+
+    /** A driver with the decoder topology, its topics, and a bound on punctuations. */
+    private static final class Harness implements AutoCloseable {
+        final TopologyTestDriver driver;
+        final TestInputTopic<String, byte[]> in;
+        final TestOutputTopic<String, SequenceResult> results;
+        final TestOutputTopic<String, TokenEvent> stream;
+
+        Harness(DecoderTopology.Config config) {
+            driver = new TopologyTestDriver(DecoderTopology.build(models, config));
+            in = driver.createInputTopic(Topics.ENCODED.name(), Serdes.String().serializer(), Serdes.ByteArray().serializer());
+            results = driver.createOutputTopic(Topics.RESULTS.name(), Serdes.String().deserializer(),
+                    Topics.RESULTS.valueSerde().deserializer());
+            stream = driver.createOutputTopic(Topics.STREAM.name(), Serdes.String().deserializer(),
+                    Topics.STREAM.valueSerde().deserializer());
+        }
+
+        void send(SequenceEncoded s) {
+            in.pipeInput(s.getId(), Topics.ENCODED.valueSerde().serializer().serialize(Topics.ENCODED.name(), s));
+        }
+
+        Map<String, SequenceResult> runUntil(int expected, Map<String, StringBuilder> streamed) {
+            Map<String, SequenceResult> out = new HashMap<>();
+            for (int i = 0; i < 2000 && out.size() < expected; i++) {
+                driver.advanceWallClockTime(Duration.ofMillis(1));
+                drainStream(streamed);
+                results.readKeyValuesToList().forEach(kv -> assertTrue(out.put(kv.key, kv.value) == null, "duplicate " + kv.key));
+            }
+            return out;
+        }
+
+        void drainStream(Map<String, StringBuilder> streamed) {
+            for (KeyValue<String, TokenEvent> kv : stream.readKeyValuesToList()) {
+                StringBuilder sb = streamed.computeIfAbsent(kv.key, k -> new StringBuilder());
+                assertEquals(kv.value.getIndex(), sb.length(), "token index of " + kv.key);
+                sb.append(kv.value.getTextDelta());
+            }
+        }
+
+        @Override
+        public void close() {
+            driver.close();
+        }
+    }
+
+    @Test
+    void everySequenceGetsTheReferenceOutputItsTokensAndOneResult() {
+        // Given greedy and sampled requests of both models, more than the two active slots
+        GenerationParams greedy = GenerationParams.newBuilder().build();
+        GenerationParams sampled = GenerationParams.newBuilder().setTemperature(0.8).setTopP(0.9).setSeed(21).build();
+        Map<String, String> expected = new HashMap<>();
+        try (Harness h = new Harness(new DecoderTopology.Config(2, Duration.ofMillis(1)))) {
+            for (String model : List.of("itn-seq2seq", "itn-gpt")) {
+                for (int i = 0; i < INPUTS.size(); i++) {
+                    GenerationParams p = i % 2 == 0 ? greedy : sampled;
+                    String id = model + "-" + i;
+                    h.send(encoded(model, id, INPUTS.get(i), p));
+                    expected.put(id, reference(model, INPUTS.get(i), p));
+                }
+            }
+            // When the scheduler runs
+            Map<String, StringBuilder> streamed = new HashMap<>();
+            Map<String, SequenceResult> results = h.runUntil(expected.size(), streamed);
+            // Then each request has one result equal to the reference generator, and its token stream spells it
+            assertEquals(expected.keySet(), results.keySet());
+            for (var e : expected.entrySet()) {
+                SequenceResult r = results.get(e.getKey());
+                assertEquals(e.getValue(), r.getOutputText(), e.getKey());
+                assertEquals("stop", r.getFinishReason());
+                assertEquals(e.getValue(), streamed.get(e.getKey()).toString());
+                assertEquals(r.getOutputIds().size(), r.getUsage().getGeneratedTokens());
+            }
+            // And the stores are empty again
+            assertEquals(0, count(h.driver.getKeyValueStore(DecoderTopology.PROGRESS_STORE)));
+            assertEquals(0, count(h.driver.getKeyValueStore(DecoderTopology.SEQUENCES_STORE)));
+        }
+    }
+
+    @Test
+    void unfinishedSequencesResumeFromTheStoreAfterARestart() {
+        GenerationParams p = GenerationParams.newBuilder().setTemperature(0.7).setSeed(3).build();
+        Map<String, String> expected = new HashMap<>();
+        Map<String, SequenceEncoded> seqStore = new HashMap<>();
+        Map<String, DecodeProgress> progStore = new HashMap<>();
+        Map<String, StringBuilder> streamed = new HashMap<>();
+        // Given an instance that decoded a few steps and stopped
+        try (Harness h = new Harness(DecoderTopology.Config.DEFAULT)) {
+            for (int i = 0; i < INPUTS.size(); i++) {
+                String id = "r" + i;
+                h.send(encoded("itn-gpt", id, INPUTS.get(i), p));
+                expected.put(id, reference("itn-gpt", INPUTS.get(i), p));
+            }
+            for (int i = 0; i < 6; i++) {
+                h.driver.advanceWallClockTime(Duration.ofMillis(1));
+            }
+            h.drainStream(streamed);
+            assertTrue(h.results.isEmpty());
+            KeyValueStore<String, SequenceEncoded> s = h.driver.getKeyValueStore(DecoderTopology.SEQUENCES_STORE);
+            KeyValueStore<String, DecodeProgress> pr = h.driver.getKeyValueStore(DecoderTopology.PROGRESS_STORE);
+            s.all().forEachRemaining(kv -> seqStore.put(kv.key, kv.value));
+            pr.all().forEachRemaining(kv -> progStore.put(kv.key, kv.value));
+        }
+        assertTrue(progStore.values().stream().allMatch(x -> x.getGeneratedIds().size() >= 4), progStore.toString());
+        // When a new instance starts over the restored stores
+        long before = DecoderMetrics.INSTANCE.resumedSequences();
+        try (Harness h = new Harness(DecoderTopology.Config.DEFAULT)) {
+            KeyValueStore<String, SequenceEncoded> s = h.driver.getKeyValueStore(DecoderTopology.SEQUENCES_STORE);
+            KeyValueStore<String, DecodeProgress> pr = h.driver.getKeyValueStore(DecoderTopology.PROGRESS_STORE);
+            seqStore.forEach(s::put);
+            progStore.forEach(pr::put);
+            Map<String, StringBuilder> after = new HashMap<>();
+            progStore.forEach((id, prog) -> after.put(id, new StringBuilder(streamed.get(id).substring(0,
+                    prog.getGeneratedIds().size()))));
+            Map<String, SequenceResult> results = h.runUntil(expected.size(), after);
+            // Then every sequence resumes where its stored progress ended (token indexes continue)
+            // and finishes with the output of an uninterrupted run, once
+            assertEquals(before + expected.size(), DecoderMetrics.INSTANCE.resumedSequences());
+            for (var e : expected.entrySet()) {
+                assertEquals(e.getValue(), results.get(e.getKey()).getOutputText(), e.getKey());
+                assertEquals(e.getValue(), after.get(e.getKey()).toString());
+            }
+        }
+    }
+
+    private static int count(KeyValueStore<String, ?> store) {
+        int n = 0;
+        try (KeyValueIterator<String, ?> it = store.all()) {
+            while (it.hasNext()) {
+                it.next();
+                n++;
+            }
+        }
+        return n;
+    }
+}
