@@ -1,0 +1,97 @@
+package org.seqstream.cli;
+
+import org.seqstream.pipeline.LocalPipeline;
+import org.seqstream.pipeline.decoder.DecoderTopology;
+import org.seqstream.runtime.Device;
+import org.seqstream.runtime.ModelCatalog;
+import org.seqstream.testing.EmbeddedKafka;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.LinkedHashSet;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+
+/** A Kafka broker and the four stages in this process, until SIGTERM or Ctrl-C. */
+@Command(name = "local", mixinStandardHelpOptions = true,
+        description = "Start a single-node KRaft broker and all four stages in one process.")
+final class LocalCommand implements Callable<Integer> {
+    @Option(names = "--port", defaultValue = "9092", paramLabel = "P", description = "Broker port (default: ${DEFAULT-VALUE}).")
+    int port;
+
+    @Option(names = "--data-dir", paramLabel = "DIR",
+            description = "Broker logs and decoder state; kept across runs (default: a temporary directory, removed at exit).")
+    Path dataDir;
+
+    @Option(names = "--stages", defaultValue = "tokenizer,embedding,encoder,decoder", paramLabel = "LIST|none",
+            description = "Stages to run, comma-separated, or none for the broker only (default: all).")
+    String stages;
+
+    @Option(names = "--bootstrap", paramLabel = "HOST:PORT", description = "Use this broker instead of starting one.")
+    String bootstrap;
+
+    @Option(names = "--partitions", defaultValue = "4", paramLabel = "N",
+            description = "Partitions of the topics created (default: ${DEFAULT-VALUE}).")
+    int partitions;
+
+    @Option(names = "--max-active", defaultValue = "64", paramLabel = "N",
+            description = "Sequences decoding at once per decoder task; more wait durably (default: ${DEFAULT-VALUE}).")
+    int maxActive;
+
+    @Mixin
+    ModelOptions models;
+
+    @Override
+    public Integer call() throws Exception {
+        Set<String> stageSet = stages.equals("none") ? Set.of() : new LinkedHashSet<>(Arrays.asList(stages.split(",")));
+        boolean temporary = dataDir == null;
+        Path dir = temporary ? Files.createTempDirectory("seq-local-") : dataDir;
+        Files.createDirectories(dir);
+        EmbeddedKafka kafka = null;
+        if (bootstrap == null) {
+            kafka = EmbeddedKafka.start(port, dir.resolve("kafka"), temporary);
+            bootstrap = kafka.bootstrapServers();
+        }
+        System.out.println("bootstrap: " + bootstrap);
+        System.out.flush();
+        ModelCatalog catalog = null;
+        LocalPipeline pipeline = null;
+        if (!stageSet.isEmpty()) {
+            catalog = ModelCatalog.load(models.modelsDir(), Device.parse(models.device), models.threads);
+            pipeline = LocalPipeline.start(catalog, new LocalPipeline.Settings(bootstrap, stageSet, partitions,
+                    dir.resolve("state"), new DecoderTopology.Config(maxActive, Duration.ofMillis(1)), Map.of(), "local"));
+        } else {
+            LocalPipeline.createTopics(bootstrap, partitions, Map.of());
+        }
+        System.out.println("stages: " + (stageSet.isEmpty() ? "none" : String.join(",", stageSet)) + " (models "
+                + (catalog == null ? "-" : String.join(",", catalog.names())) + ")");
+        System.out.println("ready; stop with Ctrl-C or SIGTERM");
+        System.out.flush();
+        CountDownLatch stopped = new CountDownLatch(1);
+        EmbeddedKafka k = kafka;
+        LocalPipeline p = pipeline;
+        ModelCatalog c = catalog;
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            System.err.println("seqctl local: shutting down");
+            if (p != null) {
+                p.close();
+            }
+            if (c != null) {
+                c.close();
+            }
+            if (k != null) {
+                k.close();
+            }
+            stopped.countDown();
+        }));
+        stopped.await();
+        return 0;
+    }
+}
