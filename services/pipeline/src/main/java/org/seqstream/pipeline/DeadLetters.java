@@ -1,7 +1,11 @@
 package org.seqstream.pipeline;
 
+import org.apache.kafka.common.errors.SerializationException;
 import org.apache.kafka.common.header.Headers;
 import org.apache.kafka.common.header.internals.RecordHeaders;
+import org.apache.kafka.common.serialization.Deserializer;
+import org.apache.kafka.streams.processor.api.ProcessorContext;
+import org.apache.kafka.streams.processor.api.Record;
 import org.apache.kafka.streams.processor.api.RecordMetadata;
 
 import java.nio.charset.StandardCharsets;
@@ -32,5 +36,24 @@ public final class DeadLetters {
 
     private static byte[] bytes(String s) {
         return s.getBytes(StandardCharsets.UTF_8);
+    }
+
+    /**
+     * The value of {@code record} read with {@code deserializer}; or null after forwarding the
+     * record, bytes intact and the reason in headers, to the processor's dead-letter child.
+     */
+    public static <T> T readOrForward(Record<String, byte[]> record, Deserializer<T> deserializer, String topic,
+                                      ProcessorContext<String, Object> context, String stage, String dlqChild) {
+        try {
+            T value = deserializer.deserialize(topic, record.value());
+            if (value == null) {
+                throw new SerializationException("empty record value (tombstone)");
+            }
+            return value;
+        } catch (SerializationException e) {
+            context.forward(record.withHeaders(headers(record.headers(), stage, e.getMessage(),
+                    context.recordMetadata().map(m -> m))), dlqChild);
+            return null;
+        }
     }
 }

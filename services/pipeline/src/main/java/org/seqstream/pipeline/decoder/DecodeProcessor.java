@@ -1,6 +1,5 @@
 package org.seqstream.pipeline.decoder;
 
-import org.apache.kafka.common.errors.SerializationException;
 import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.processor.PunctuationType;
 import org.apache.kafka.streams.processor.api.Processor;
@@ -87,15 +86,9 @@ final class DecodeProcessor implements Processor<String, byte[], String, Object>
 
     @Override
     public void process(Record<String, byte[]> record) {
-        SequenceEncoded seq;
-        try {
-            seq = Topics.ENCODED.valueSerde().deserializer().deserialize(Topics.ENCODED.name(), record.value());
-            if (seq == null) {
-                throw new SerializationException("empty record value");
-            }
-        } catch (SerializationException e) {
-            context.forward(record.withHeaders(DeadLetters.headers(record.headers(), DecoderTopology.STAGE,
-                    e.getMessage(), context.recordMetadata().map(m -> m))), DecoderTopology.TO_DLQ);
+        SequenceEncoded seq = DeadLetters.readOrForward(record, Topics.ENCODED.valueSerde().deserializer(),
+                Topics.ENCODED.name(), context, DecoderTopology.STAGE, DecoderTopology.TO_DLQ);
+        if (seq == null) {
             return;
         }
         String id = seq.getId();

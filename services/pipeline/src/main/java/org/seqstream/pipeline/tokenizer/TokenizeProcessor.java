@@ -1,6 +1,5 @@
 package org.seqstream.pipeline.tokenizer;
 
-import org.apache.kafka.common.errors.SerializationException;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
@@ -43,15 +42,9 @@ final class TokenizeProcessor implements Processor<String, byte[], String, Objec
     @Override
     public void process(Record<String, byte[]> record) {
         long start = System.nanoTime();
-        SequenceRequest req;
-        try {
-            req = Topics.REQUESTS.valueSerde().deserializer().deserialize(Topics.REQUESTS.name(), record.value());
-            if (req == null) {
-                throw new SerializationException("empty record value (tombstone)");
-            }
-        } catch (SerializationException e) {
-            context.forward(record.withHeaders(DeadLetters.headers(record.headers(), TokenizerTopology.STAGE,
-                    e.getMessage(), context.recordMetadata().map(m -> m))), TokenizerTopology.TO_DLQ);
+        SequenceRequest req = DeadLetters.readOrForward(record, Topics.REQUESTS.valueSerde().deserializer(),
+                Topics.REQUESTS.name(), context, TokenizerTopology.STAGE, TokenizerTopology.TO_DLQ);
+        if (req == null) {
             return;
         }
         // A request without id takes its record key, else a new UUID; the result reports it.
