@@ -57,6 +57,8 @@ public final class BatchStageLoop<I> implements Runnable, AutoCloseable {
     private final KafkaConsumer<String, byte[]> consumer;
     private final KafkaProducer<String, byte[]> producer;
     private volatile boolean running = true;
+    private volatile long lastPollMs;
+    private Thread thread;
 
     /**
      * @param clientConfig settings for both clients (bootstrap servers, security); consumer- and
@@ -101,6 +103,7 @@ public final class BatchStageLoop<I> implements Runnable, AutoCloseable {
         try {
             while (running) {
                 ConsumerRecords<String, byte[]> records = consumer.poll(Duration.ofMillis(100));
+                lastPollMs = System.currentTimeMillis();
                 if (records.isEmpty()) {
                     continue;
                 }
@@ -182,10 +185,30 @@ public final class BatchStageLoop<I> implements Runnable, AutoCloseable {
         }
     }
 
-    /** Stops the loop after the batch in progress; the thread running it closes the clients. */
+    /** Runs the loop on a thread of its own. */
+    public synchronized BatchStageLoop<I> start() {
+        thread = new Thread(this, "seq-" + stage);
+        thread.start();
+        return this;
+    }
+
+    /** Ready: the loop runs and polled the broker within the last {@code withinMs}. */
+    public boolean ready(long withinMs) {
+        return running && thread != null && thread.isAlive() && System.currentTimeMillis() - lastPollMs < withinMs;
+    }
+
+    /** Stops the loop after the batch in progress and waits for its thread to close the clients. */
     @Override
     public void close() {
         running = false;
         consumer.wakeup();
+        Thread t = thread;
+        if (t != null && t != Thread.currentThread()) {
+            try {
+                t.join(30_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
     }
 }

@@ -8,12 +8,8 @@ import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.Topology;
 import org.seqstream.pipeline.decoder.DecoderTopology;
-import org.seqstream.pipeline.embedding.EmbeddingStage;
-import org.seqstream.pipeline.encoder.EncoderStage;
 import org.seqstream.pipeline.tokenizer.TokenizerTopology;
 import org.seqstream.runtime.ModelCatalog;
-import org.seqstream.schemas.SequenceEmbeddings;
-import org.seqstream.schemas.SequenceTokens;
 import org.seqstream.schemas.Topic;
 import org.seqstream.schemas.Topics;
 
@@ -46,7 +42,6 @@ public final class LocalPipeline implements AutoCloseable {
 
     private final List<KafkaStreams> streams = new ArrayList<>();
     private final List<BatchStageLoop<?>> loops = new ArrayList<>();
-    private final List<Thread> threads = new ArrayList<>();
 
     private LocalPipeline() {
     }
@@ -65,13 +60,10 @@ public final class LocalPipeline implements AutoCloseable {
             p.startStreams("seq-tokenizer", TokenizerTopology.build(models), s, client);
         }
         if (s.stages().contains("embedding")) {
-            p.startLoop(new BatchStageLoop<>(EmbeddingStage.STAGE, Topics.TOKENS.name(), Topics.TOKENS.valueSerde().deserializer(),
-                    new EmbeddingStage(models), client, "seq-embedding", "seq-embedding-" + s.instanceId(), 64));
+            p.startLoop(StageLoops.embedding(models, s.bootstrap(), s.clientOverrides(), s.instanceId(), 64));
         }
         if (s.stages().contains("encoder")) {
-            p.startLoop(new BatchStageLoop<SequenceEmbeddings>(EncoderStage.STAGE, Topics.EMBEDDINGS.name(),
-                    Topics.EMBEDDINGS.valueSerde().deserializer(), new EncoderStage(models), client, "seq-encoder",
-                    "seq-encoder-" + s.instanceId(), 64));
+            p.startLoop(StageLoops.encoder(models, s.bootstrap(), s.clientOverrides(), s.instanceId(), 64));
         }
         if (s.stages().contains("decoder")) {
             p.startStreams("seq-decoder", DecoderTopology.build(models, s.decoder()), s, client);
@@ -121,11 +113,7 @@ public final class LocalPipeline implements AutoCloseable {
     }
 
     private void startLoop(BatchStageLoop<?> loop) {
-        Thread t = new Thread(loop, "seq-" + loops.size());
-        t.setDaemon(true);
-        t.start();
-        loops.add(loop);
-        threads.add(t);
+        loops.add(loop.start());
     }
 
     /** True when every Kafka Streams application runs (loops start at once). */
@@ -137,12 +125,5 @@ public final class LocalPipeline implements AutoCloseable {
     public void close() {
         loops.forEach(BatchStageLoop::close);
         streams.forEach(KafkaStreams::close);
-        for (Thread t : threads) {
-            try {
-                t.join(10_000);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
     }
 }

@@ -1,0 +1,54 @@
+package org.seqstream.decoder;
+
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.inject.Disposes;
+import jakarta.enterprise.inject.Produces;
+import jakarta.inject.Singleton;
+import org.apache.kafka.streams.Topology;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
+import org.seqstream.pipeline.decoder.DecoderMetrics;
+import org.seqstream.pipeline.decoder.DecoderTopology;
+import org.seqstream.runtime.Device;
+import org.seqstream.runtime.ModelCatalog;
+
+import java.nio.file.Path;
+import java.time.Duration;
+
+/** The decoder service: the stage's topology, its configuration and its metrics. */
+@ApplicationScoped
+public class DecoderService {
+
+    @Produces
+    @Singleton
+    ModelCatalog models(@ConfigProperty(name = "seq.models-dir") Path dir,
+                        @ConfigProperty(name = "seq.device") String device,
+                        @ConfigProperty(name = "seq.onnx.threads") int threads) {
+        return ModelCatalog.load(dir, Device.parse(device), threads);
+    }
+
+    void close(@Disposes ModelCatalog models) {
+        models.close();
+    }
+
+    @Produces
+    Topology topology(ModelCatalog models, MeterRegistry registry,
+                      @ConfigProperty(name = "seq.decoder.max-active") int maxActive,
+                      @ConfigProperty(name = "seq.decoder.step-every") Duration stepEvery) {
+        bind(registry, DecoderMetrics.INSTANCE);
+        return DecoderTopology.build(models, new DecoderTopology.Config(maxActive, stepEvery));
+    }
+
+    private static void bind(MeterRegistry r, DecoderMetrics m) {
+        Gauge.builder("seq_decoder_active_sequences", m, DecoderMetrics::activeSequences).register(r);
+        Gauge.builder("seq_decoder_waiting_sequences", m, DecoderMetrics::waitingSequences).register(r);
+        Gauge.builder("seq_decoder_batch_size", m, DecoderMetrics::lastBatchSize).register(r);
+        FunctionCounter.builder("seq_decoder_tokens", m, DecoderMetrics::tokens).register(r);
+        FunctionCounter.builder("seq_decoder_steps", m, DecoderMetrics::steps).register(r);
+        FunctionCounter.builder("seq_decoder_step_seconds", m, x -> x.stepNanos() / 1e9).register(r);
+        FunctionCounter.builder("seq_decoder_finished_sequences", m, DecoderMetrics::finishedSequences).register(r);
+        FunctionCounter.builder("seq_decoder_resumed_sequences", m, DecoderMetrics::resumedSequences).register(r);
+    }
+}
