@@ -69,6 +69,21 @@ final class SendCommand implements Callable<Integer> {
         for (String line; (line = in.readLine()) != null; ) {
             lines.add(line.endsWith("\r") ? line.substring(0, line.length() - 1) : line);
         }
+        PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
+        int missing = sendAll(bootstrap, model, lines, generation, truncate, timeout, stream, out);
+        if (missing > 0) {
+            System.err.println("seqctl send: " + missing + " of " + lines.size() + " results missing after " + timeout + " s");
+            return 1;
+        }
+        return 0;
+    }
+
+    /**
+     * Publishes one request per line, prints one JSON line per input in input order as results
+     * arrive (token events on stderr with {@code stream}); returns how many results are missing.
+     */
+    static int sendAll(String bootstrap, String model, List<String> lines, GenerationOptions generation, boolean truncate,
+                       double timeout, boolean stream, PrintStream out) throws Exception {
         String run = UUID.randomUUID().toString().substring(0, 8);
         List<String> ids = new ArrayList<>();
         for (int i = 0; i < lines.size(); i++) {
@@ -78,7 +93,6 @@ final class SendCommand implements Callable<Integer> {
         Map<String, Object> cc = new HashMap<>(base);
         cc.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         cc.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
-        PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
         Map<String, SequenceResult> results = new HashMap<>();
         Map<String, Long> sentAt = new HashMap<>(), doneAt = new HashMap<>();
         try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(cc, new StringDeserializer(), new ByteArrayDeserializer());
@@ -118,31 +132,28 @@ final class SendCommand implements Callable<Integer> {
                     }
                 }
                 while (printed < lines.size() && results.containsKey(ids.get(printed))) {
-                    out.println(line(ids.get(printed), lines.get(printed), results.get(ids.get(printed)),
-                            (doneAt.get(ids.get(printed)) - sentAt.get(ids.get(printed))) / 1_000_000));
+                    String id = ids.get(printed);
+                    out.println(line(id, lines.get(printed), results.get(id), (doneAt.get(id) - sentAt.get(id)) / 1_000_000));
                     printed++;
                 }
             }
             int missing = 0;
             for (int i = printed; i < lines.size(); i++) {
-                SequenceResult r = results.get(ids.get(i));
+                String id = ids.get(i);
+                SequenceResult r = results.get(id);
                 if (r == null) {
                     missing++;
                     Map<String, Object> rec = new LinkedHashMap<>();
-                    rec.put("id", ids.get(i));
+                    rec.put("id", id);
                     rec.put("input", lines.get(i));
                     rec.put("error", "no result within " + timeout + " s");
                     out.println(JSON.writeValueAsString(rec));
                 } else {
-                    out.println(line(ids.get(i), lines.get(i), r, (doneAt.get(ids.get(i)) - sentAt.get(ids.get(i))) / 1_000_000));
+                    out.println(line(id, lines.get(i), r, (doneAt.get(id) - sentAt.get(id)) / 1_000_000));
                 }
             }
-            if (missing > 0) {
-                System.err.println("seqctl send: " + missing + " of " + lines.size() + " results missing after " + timeout + " s");
-                return 1;
-            }
+            return missing;
         }
-        return 0;
     }
 
     private static String line(String id, String input, SequenceResult r, long latencyMs) throws Exception {
