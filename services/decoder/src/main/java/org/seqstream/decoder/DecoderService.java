@@ -3,7 +3,9 @@ package org.seqstream.decoder;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
 import jakarta.enterprise.inject.Disposes;
 import jakarta.enterprise.inject.Produces;
 import jakarta.inject.Singleton;
@@ -34,11 +36,14 @@ public class DecoderService {
     }
 
     @Produces
-    Topology topology(ModelCatalog models, MeterRegistry registry,
+    Topology topology(ModelCatalog models,
                       @ConfigProperty(name = "seq.decoder.max-active") int maxActive,
                       @ConfigProperty(name = "seq.decoder.step-every") Duration stepEvery) {
-        bind(registry, DecoderMetrics.INSTANCE);
         return DecoderTopology.build(models, new DecoderTopology.Config(maxActive, stepEvery));
+    }
+
+    void metrics(@Observes StartupEvent event, MeterRegistry registry) {
+        bind(registry, DecoderMetrics.INSTANCE);
     }
 
     private static void bind(MeterRegistry r, DecoderMetrics m) {
