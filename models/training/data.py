@@ -239,6 +239,10 @@ class Filler:
         # model to read whole words rather than prefixes.
         prefixes = {w[:3] for w in RESERVED if len(w) >= 3}
         self.lookalikes = [w for w in words if w[:3] in prefixes]
+        # After "the", a word that merely starts like an ordinal (the film, the fine, the elevator)
+        # must stay a word: such pairs are drawn on purpose.
+        starts = {w[:2] for w in RESERVED if len(w) >= 2 and w not in MONTHS}
+        self.the_lookalikes = [w for w in words + COMMON if w[:2] in starts and w not in RESERVED]
 
     def word(self):
         r = self.rng.random()
@@ -258,7 +262,13 @@ class Filler:
         return w
 
     def chunk(self, n):
-        return [self.word() for _ in range(n)]
+        words = []
+        for _ in range(n):
+            if self.rng.random() < 0.08:
+                words += ["the", self.rng.choice(self.the_lookalikes)]
+            else:
+                words.append(self.word())
+        return words
 
 
 def _is_number_word(w):

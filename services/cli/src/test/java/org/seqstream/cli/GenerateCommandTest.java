@@ -49,7 +49,7 @@ class GenerateCommandTest {
     @Test
     void everyBadLineGetsItsOwnErrorAndTheOthersStillGetOutputsInOrder() throws Exception {
         // Given good lines mixed with an empty line, a line too long and unknown characters
-        String stdin = String.join("\n", "the rent is one thousand two hundred dollars", "", "x".repeat(97),
+        String stdin = String.join("\n", "wake me at six fifteen a m please", "", "x".repeat(97),
                 "Caf\u00e9 at nine p m", "only seven percent replied") + "\n";
         for (String model : List.of("itn-seq2seq", "itn-gpt")) {
             // When generate reads them in batches of two
@@ -57,9 +57,9 @@ class GenerateCommandTest {
             // Then there is one JSON line per input, in input order
             assertEquals(0, r.exit(), r.stderr());
             assertEquals(5, r.lines().size());
-            assertEquals("the rent is $1200", r.lines().get(0).get("output").asText());
+            assertEquals("wake me at 6:15 am please", r.lines().get(0).get("output").asText());
             assertEquals("stop", r.lines().get(0).get("finish_reason").asText());
-            assertEquals(17, r.lines().get(0).get("generated_tokens").asInt());
+            assertEquals(25, r.lines().get(0).get("generated_tokens").asInt());
             assertEquals("empty input", r.lines().get(1).get("error").asText());
             assertTrue(r.lines().get(2).get("error").asText().contains("at most 96"));
             assertTrue(r.lines().get(3).get("error").asText().contains("'C' at 0"));
