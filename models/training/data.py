@@ -235,6 +235,7 @@ class Filler:
         self.words = words
         self.rng = rng
         self.sentence_style = 0.5
+        self.the_share = 0.0  # training augmentation (train.py sets it); splits are drawn without it
         # Words that look like number words (fort, often, tent, nineteenths...) teach the
         # model to read whole words rather than prefixes.
         prefixes = {w[:3] for w in RESERVED if len(w) >= 3}
@@ -264,7 +265,7 @@ class Filler:
     def chunk(self, n):
         words = []
         for _ in range(n):
-            if self.rng.random() < 0.08:
+            if self.the_share and self.rng.random() < self.the_share:
                 words += ["the", self.rng.choice(self.the_lookalikes)]
             else:
                 words.append(self.word())

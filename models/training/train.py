@@ -33,9 +33,9 @@ PRESETS = {
 class Batches(torch.utils.data.IterableDataset):
     """Endless padded batches; each worker has its own seed, held-out sentences are skipped."""
 
-    def __init__(self, arch, batch_size, seed, short_share=0.0):
+    def __init__(self, arch, batch_size, seed, short_share=0.0, the_share=0.0):
         self.arch, self.batch_size, self.seed = arch, batch_size, seed
-        self.short_share = short_share
+        self.short_share, self.the_share = short_share, the_share
 
     def __iter__(self):
         info = torch.utils.data.get_worker_info()
@@ -44,6 +44,7 @@ class Batches(torch.utils.data.IterableDataset):
         held_out = data.held_out_sources(words=words)
         rng = random.Random(self.seed * 7919 + wid)
         filler = data.Filler(words, rng)
+        filler.the_share = self.the_share
         while True:
             pairs = []
             while len(pairs) < self.batch_size:
@@ -95,6 +96,9 @@ def main():
     p.add_argument("--warmup", type=int, default=500)
     p.add_argument("--short-share", type=float, default=0.0,
                    help="share of sentences with short filler chunks: more spans per token, cheaper steps on a CPU")
+    p.add_argument("--the-share", type=float, default=0.0,
+                   help="share of filler draws that are 'the' plus a word starting like a number word "
+                        "(the film, the fine): teaches that only real ordinals follow 'the' as spans")
     p.add_argument("--init", help="start from this checkpoint folder (fine-tuning) instead of random weights")
     a = p.parse_args()
 
@@ -112,7 +116,7 @@ def main():
     validation = data.examples("validation", min(500, a.test_size))
     test = data.examples("test", a.test_size)
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, betas=(0.9, 0.98), weight_decay=0.01)
-    loader = torch.utils.data.DataLoader(Batches(a.arch, a.batch_size, a.seed, a.short_share), batch_size=None,
+    loader = torch.utils.data.DataLoader(Batches(a.arch, a.batch_size, a.seed, a.short_share, a.the_share), batch_size=None,
                                          num_workers=a.workers, pin_memory=device == "cuda",
                                          persistent_workers=a.workers > 0)
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if device == "cuda" else torch.autocast("cpu", enabled=False)
