@@ -1,0 +1,135 @@
+package org.seqstream.cli;
+
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.seqstream.pipeline.LocalPipeline;
+import org.seqstream.pipeline.decoder.DecoderTopology;
+import org.seqstream.runtime.Device;
+import org.seqstream.runtime.Generation;
+import org.seqstream.runtime.Generator;
+import org.seqstream.runtime.ModelCatalog;
+import org.seqstream.runtime.SamplingParams;
+import org.seqstream.schemas.GenerationParams;
+import org.seqstream.schemas.SequenceRequest;
+import org.seqstream.schemas.SequenceResult;
+import org.seqstream.schemas.Topics;
+import org.seqstream.testing.EmbeddedKafka;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Callable;
+
+/**
+ * Pipeline throughput against the in-process generator: for each concurrency C, C requests stay
+ * in flight through the local pipeline (a new one is sent when one finishes) until every input
+ * is answered; next to it, the in-process generator at batch C on the same inputs. Prints a table.
+ */
+@Command(name = "bench-pipeline", mixinStandardHelpOptions = true,
+        description = "Pipeline tokens/s at several concurrencies next to the in-process generator, in one run.")
+final class PipelineBenchCommand implements Callable<Integer> {
+    @Option(names = "--model", defaultValue = "itn-seq2seq", paramLabel = "NAME")
+    String model;
+
+    @Option(names = "--concurrency", defaultValue = "1,8,32,64", split = ",", paramLabel = "N,N")
+    List<Integer> concurrency;
+
+    @Option(names = "--requests", defaultValue = "128", paramLabel = "N", description = "Requests per concurrency level.")
+    int requests;
+
+    @Mixin
+    ModelOptions models;
+
+    @Override
+    public Integer call() throws Exception {
+        Path dir = Files.createTempDirectory("seq-bench-");
+        List<String> texts = Corpus.read(models.modelsDir().resolve("eval").resolve("itn-test.tsv")).first(requests).inputs();
+        try (EmbeddedKafka kafka = EmbeddedKafka.start(0, dir.resolve("kafka"), true);
+             ModelCatalog catalog = ModelCatalog.load(models.modelsDir(), Device.parse(models.device), models.threads);
+             LocalPipeline pipeline = LocalPipeline.start(catalog, new LocalPipeline.Settings(kafka.bootstrapServers(),
+                     Set.copyOf(LocalPipeline.STAGES), 4, dir.resolve("state"), new DecoderTopology.Config(256, Duration.ofMillis(1)),
+                     Map.of(), "bench"))) {
+            Generator gen = new Generator(catalog.sessions(model), catalog.tokenizer(model));
+            List<Generator.Request> reqs = new ArrayList<>();
+            texts.forEach(t -> reqs.add(new Generator.Request(catalog.tokenizer(model).encode(t), SamplingParams.greedy(128))));
+            closedLoop(kafka.bootstrapServers(), texts.subList(0, Math.min(16, texts.size())), 8);   // warm-up
+            System.out.printf("%s, %d requests per level, greedy, in one process on this machine%n%n", model, texts.size());
+            System.out.println("| concurrency | pipeline tokens/s | pipeline p50 latency ms | in-process tokens/s (batch = concurrency) | pipeline / in-process |");
+            System.out.println("|---:|---:|---:|---:|---:|");
+            for (int c : concurrency) {
+                double[] pipe = closedLoop(kafka.bootstrapServers(), texts, c);
+                long start = System.nanoTime(), tokens = 0;
+                for (int i = 0; i < reqs.size(); i += c) {
+                    for (Generation g : gen.generate(reqs.subList(i, Math.min(reqs.size(), i + c)))) {
+                        tokens += g.generatedTokens();
+                    }
+                }
+                double inproc = tokens / ((System.nanoTime() - start) / 1e9);
+                System.out.printf("| %d | %.0f | %.0f | %.0f | %.2f |%n", c, pipe[0], pipe[1], inproc, pipe[0] / inproc);
+            }
+        }
+        return 0;
+    }
+
+    /** Keeps {@code c} requests in flight until every text is answered; returns tokens/s and p50 latency (ms). */
+    private double[] closedLoop(String bootstrap, List<String> texts, int c) throws Exception {
+        Map<String, Object> base = Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        Map<String, Object> cc = new HashMap<>(base);
+        cc.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        String run = "bench-" + System.nanoTime() + "-";
+        Map<String, Long> sent = new HashMap<>();
+        List<Long> latencies = new ArrayList<>();
+        long tokens = 0;
+        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(cc, new StringDeserializer(), new ByteArrayDeserializer());
+             KafkaProducer<String, byte[]> producer = new KafkaProducer<>(base, new StringSerializer(), new ByteArraySerializer())) {
+            List<TopicPartition> parts = new ArrayList<>();
+            consumer.partitionsFor(Topics.RESULTS.name()).forEach(p -> parts.add(new TopicPartition(p.topic(), p.partition())));
+            consumer.assign(parts);
+            consumer.seekToEnd(parts);
+            parts.forEach(consumer::position);
+            int next = 0, done = 0;
+            long start = System.nanoTime();
+            while (done < texts.size()) {
+                while (next < texts.size() && next - done < c) {
+                    String id = run + next;
+                    SequenceRequest r = SequenceRequest.newBuilder().setId(id).setModel(model).setText(texts.get(next))
+                            .setParams(GenerationParams.newBuilder().build()).build();
+                    sent.put(id, System.nanoTime());
+                    producer.send(new ProducerRecord<>(Topics.REQUESTS.name(), id,
+                            Topics.REQUESTS.valueSerde().serializer().serialize(Topics.REQUESTS.name(), r)));
+                    next++;
+                }
+                producer.flush();
+                for (ConsumerRecord<String, byte[]> rec : consumer.poll(Duration.ofMillis(20))) {
+                    Long t0 = sent.remove(rec.key());
+                    if (t0 != null) {
+                        SequenceResult res = Topics.RESULTS.valueSerde().deserializer().deserialize(rec.topic(), rec.value());
+                        tokens += res.getUsage().getGeneratedTokens();
+                        latencies.add((System.nanoTime() - t0) / 1_000_000);
+                        done++;
+                    }
+                }
+            }
+            double seconds = (System.nanoTime() - start) / 1e9;
+            latencies.sort(Long::compare);
+            return new double[] {tokens / seconds, latencies.get(latencies.size() / 2)};
+        }
+    }
+}
