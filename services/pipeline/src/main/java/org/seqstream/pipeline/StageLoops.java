@@ -3,13 +3,16 @@ package org.seqstream.pipeline;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.seqstream.pipeline.embedding.EmbeddingStage;
 import org.seqstream.pipeline.encoder.EncoderStage;
+import org.seqstream.runtime.Device;
 import org.seqstream.runtime.ModelCatalog;
 import org.seqstream.schemas.SequenceEmbeddings;
 import org.seqstream.schemas.SequenceTokens;
 import org.seqstream.schemas.Topics;
 
+import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.function.Function;
 
 /** The embedding and encoder loops as every deployment runs them: one consumer group per stage. */
 public final class StageLoops {
@@ -41,5 +44,50 @@ public final class StageLoops {
         Map<String, Object> c = new HashMap<>(overrides);
         c.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         return c;
+    }
+
+    /**
+     * A running embedding or encoder stage as its service runs it: the models of
+     * {@code seq.models-dir} and the stage's loop. {@code config} reads the service's settings:
+     * seq.models-dir, seq.device, seq.onnx.threads, kafka.bootstrap.servers, seq.instance-id,
+     * seq.max-batch.
+     */
+    public static final class Running implements AutoCloseable {
+        private final ModelCatalog models;
+        private final BatchStageLoop<?> loop;
+
+        private Running(ModelCatalog models, BatchStageLoop<?> loop) {
+            this.models = models;
+            this.loop = loop;
+        }
+
+        public static Running start(String stage, Function<String, String> config) {
+            ModelCatalog models = ModelCatalog.load(Path.of(config.apply("seq.models-dir")),
+                    Device.parse(config.apply("seq.device")), Integer.parseInt(config.apply("seq.onnx.threads")));
+            String bootstrap = config.apply("kafka.bootstrap.servers");
+            String instance = config.apply("seq.instance-id");
+            int maxBatch = Integer.parseInt(config.apply("seq.max-batch"));
+            BatchStageLoop<?> loop = switch (stage) {
+                case EmbeddingStage.STAGE -> embedding(models, bootstrap, Map.of(), instance, maxBatch);
+                case EncoderStage.STAGE -> encoder(models, bootstrap, Map.of(), instance, maxBatch);
+                default -> throw new IllegalArgumentException("no loop stage named " + stage);
+            };
+            return new Running(models, loop.start());
+        }
+
+        /** Ready while the loop runs and polled the broker within the last 30 seconds. */
+        public boolean ready() {
+            return loop.ready(30_000);
+        }
+
+        public String modelNames() {
+            return String.join(",", models.names());
+        }
+
+        @Override
+        public void close() {
+            loop.close();
+            models.close();
+        }
     }
 }
