@@ -64,4 +64,10 @@ PY
   echo "$model: $n sent, $(wc -l < "$work/$model.send") results, $same identical to seqctl generate"
   [ "$same" = "$n" ] || status=1
 done
+# every neural stage reports its own work on /q/metrics
+for pair in "${ports[1]}:seq_embedding_records_total" "${ports[2]}:seq_encoder_records_total" "${ports[3]}:seq_decoder_tokens_total"; do
+  value=$(curl -sf "localhost:${pair%%:*}/q/metrics" | awk -v m="${pair#*:}" '$1 == m {print $2}')
+  echo "${pair#*:} $value"
+  awk -v v="${value:-0}" 'BEGIN {exit !(v > 0)}' || status=1
+done
 exit $status

@@ -1,5 +1,8 @@
 package org.seqstream.embedding;
 
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -8,6 +11,7 @@ import org.eclipse.microprofile.config.Config;
 import org.eclipse.microprofile.health.HealthCheck;
 import org.eclipse.microprofile.health.HealthCheckResponse;
 import org.eclipse.microprofile.health.Readiness;
+import org.seqstream.pipeline.BatchStageLoop;
 import org.seqstream.pipeline.StageLoops;
 
 /** The embedding service: the stage's exactly-once micro-batch loop, ready while it polls the broker. */
@@ -16,8 +20,13 @@ import org.seqstream.pipeline.StageLoops;
 public class EmbeddingService implements HealthCheck {
     private StageLoops.Running stage;
 
-    void start(@Observes StartupEvent event, Config config) {
+    void start(@Observes StartupEvent event, Config config, MeterRegistry registry) {
         stage = StageLoops.Running.start("embedding", key -> config.getValue(key, String.class));
+        BatchStageLoop<?> loop = stage.loop();
+        FunctionCounter.builder("seq_embedding_records", loop, BatchStageLoop::records).register(registry);
+        FunctionCounter.builder("seq_embedding_batches", loop, BatchStageLoop::batches).register(registry);
+        FunctionCounter.builder("seq_embedding_model_seconds", loop, BatchStageLoop::handleSeconds).register(registry);
+        Gauge.builder("seq_embedding_batch_size", loop, BatchStageLoop::lastBatchSize).register(registry);
     }
 
     void stop(@Observes ShutdownEvent event) {

@@ -58,6 +58,10 @@ public final class BatchStageLoop<I> implements Runnable, AutoCloseable {
     private final KafkaProducer<String, byte[]> producer;
     private volatile boolean running = true;
     private volatile long lastPollMs;
+    private final java.util.concurrent.atomic.LongAdder handled = new java.util.concurrent.atomic.LongAdder();
+    private final java.util.concurrent.atomic.LongAdder batches = new java.util.concurrent.atomic.LongAdder();
+    private final java.util.concurrent.atomic.LongAdder handleNanos = new java.util.concurrent.atomic.LongAdder();
+    private volatile int lastBatch;
     private Thread thread;
 
     /**
@@ -149,7 +153,12 @@ public final class BatchStageLoop<I> implements Runnable, AutoCloseable {
             }
         }
         if (!batch.isEmpty()) {
+            long start = System.nanoTime();
             out.addAll(handler.handle(batch));
+            handleNanos.add(System.nanoTime() - start);
+            handled.add(batch.size());
+            batches.increment();
+            lastBatch = batch.size();
         }
         return out;
     }
@@ -184,6 +193,18 @@ public final class BatchStageLoop<I> implements Runnable, AutoCloseable {
             }
         }
     }
+
+    /** Records handled so far. */
+    public long records() { return handled.sum(); }
+
+    /** Micro-batches handled so far. */
+    public long batches() { return batches.sum(); }
+
+    /** Size of the last micro-batch. */
+    public int lastBatchSize() { return lastBatch; }
+
+    /** Seconds spent in the stage's model calls so far. */
+    public double handleSeconds() { return handleNanos.sum() / 1e9; }
 
     /** Runs the loop on a thread of its own. */
     public synchronized BatchStageLoop<I> start() {

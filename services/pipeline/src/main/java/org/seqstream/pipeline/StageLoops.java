@@ -80,6 +80,11 @@ public final class StageLoops {
             return loop.ready(30_000);
         }
 
+        /** The loop, for its counters (records, batches, last batch size, model seconds). */
+        public BatchStageLoop<?> loop() {
+            return loop;
+        }
+
         public String modelNames() {
             return String.join(",", models.names());
         }
