@@ -35,11 +35,6 @@ public final class Generator {
         this.recordLogits = recordLogits;
     }
 
-    /** The decoder prompt: {@code <bos>} for encoder-decoder models, {@code <bos> source <sep>} for decoder-only. */
-    public long[] prompt(long[] sourceIds) {
-        return DecodeBatch.prompt(pkg, sourceIds);
-    }
-
     /** Checks a request's parameters and that it fits the model's positions; throws {@link InputException}. */
     public void check(Request r) {
         checkFits(pkg, r.sourceIds().length, r.params());
