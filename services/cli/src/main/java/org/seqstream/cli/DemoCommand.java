@@ -47,7 +47,8 @@ final class DemoCommand implements Callable<Integer> {
             int missing = 0;
             for (String model : List.of("itn-seq2seq", "itn-gpt")) {
                 out.println("== " + model + ": " + sentences.size() + " requests to seq.requests; tokens from seq.stream on stderr, results from seq.results:");
-                missing += SendCommand.sendAll(kafka.bootstrapServers(), model, sentences, greedy, false, 120, true, out);
+                missing += SendCommand.sendAll(new SendCommand.Settings(kafka.bootstrapServers(), model, greedy, false, false,
+                        120, 0, true), sentences, out).lost();
             }
             out.println(missing == 0 ? "== done: every request got its result" : "== " + missing + " results missing");
             return missing == 0 ? 0 : 1;

@@ -5,6 +5,7 @@ import org.seqstream.runtime.Generation;
 import org.seqstream.runtime.Generator;
 import org.seqstream.runtime.InputException;
 import org.seqstream.runtime.SamplingParams;
+import org.seqstream.runtime.TextTokenizer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -36,6 +37,9 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Mixin
     GenerationOptions generation;
+
+    @Option(names = "--truncate", description = "Cut inputs longer than the model accepts instead of refusing them.")
+    boolean truncate;
 
     @Option(names = "--batch-size", defaultValue = "32", paramLabel = "N",
             description = "Lines generated together (default: ${DEFAULT-VALUE}).")
@@ -82,12 +86,17 @@ final class GenerateCommand implements Callable<Integer> {
             rec.put("input", line);
             records.add(rec);
             try {
-                Generator.Request r = new Generator.Request(m.tokenizer().encode(line), params);
+                TextTokenizer.Encoded enc = m.tokenizer().encode(line, truncate);
+                Generator.Request r = new Generator.Request(enc.ids(), params);
                 gen.check(r);
+                if (enc.truncated()) {
+                    rec.put("truncated", true);
+                }
                 batch.add(r);
                 index.add(records.size() - 1);
             } catch (InputException e) {
                 rec.put("error", e.getMessage());
+                rec.put("error_code", e.code());
             }
         }
         List<Generation> results = gen.generate(batch);

@@ -11,7 +11,6 @@ import picocli.CommandLine.Option;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.Arrays;
 import java.util.LinkedHashSet;
 import java.util.Map;
@@ -66,7 +65,7 @@ final class LocalCommand implements Callable<Integer> {
         if (!stageSet.isEmpty()) {
             catalog = ModelCatalog.load(models.modelsDir(), Device.parse(models.device), models.threads);
             pipeline = LocalPipeline.start(catalog, new LocalPipeline.Settings(bootstrap, stageSet, partitions,
-                    dir.resolve("state"), new DecoderTopology.Config(maxActive, Duration.ofMillis(1)), Map.of(), "local"));
+                    dir.resolve("state"), DecoderTopology.Config.DEFAULT.withMaxActive(maxActive), Map.of(), "local"));
         } else {
             LocalPipeline.createTopics(bootstrap, partitions, Map.of());
         }

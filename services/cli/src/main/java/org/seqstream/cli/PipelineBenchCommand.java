@@ -64,7 +64,7 @@ final class PipelineBenchCommand implements Callable<Integer> {
         try (EmbeddedKafka kafka = EmbeddedKafka.start(0, dir.resolve("kafka"), true);
              ModelCatalog catalog = ModelCatalog.load(models.modelsDir(), Device.parse(models.device), models.threads);
              LocalPipeline pipeline = LocalPipeline.start(catalog, new LocalPipeline.Settings(kafka.bootstrapServers(),
-                     Set.copyOf(LocalPipeline.STAGES), 4, dir.resolve("state"), new DecoderTopology.Config(256, Duration.ofMillis(1)),
+                     Set.copyOf(LocalPipeline.STAGES), 4, dir.resolve("state"), DecoderTopology.Config.DEFAULT.withMaxActive(256),
                      Map.of(), "bench"))) {
             Generator gen = new Generator(catalog.sessions(model), catalog.tokenizer(model));
             List<Generator.Request> reqs = new ArrayList<>();

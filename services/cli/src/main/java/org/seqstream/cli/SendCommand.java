@@ -1,6 +1,8 @@
 package org.seqstream.cli;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -8,6 +10,7 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.RecordTooLargeException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
@@ -33,15 +36,21 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.Callable;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Publishes one request per stdin line, waits for every result on seq.results and prints one JSON
  * line per input in input order. Exit code 1 when a result is missing at the timeout.
+ *
+ * <p>Each request carries {@code seqctl.send} in its metadata, which every result echoes, so a
+ * result is matched to its line even when the pipeline assigned the id. A summary line on stderr
+ * counts results missing and results seen more than once.
  */
 @Command(name = "send", mixinStandardHelpOptions = true,
         description = "Publish one request per stdin line and print each result as one JSON line, in input order.")
 final class SendCommand implements Callable<Integer> {
     private static final ObjectMapper JSON = new ObjectMapper();
+    static final String TAG = "seqctl.send";
 
     @Option(names = "--bootstrap", required = true, paramLabel = "HOST:PORT")
     String bootstrap;
@@ -59,6 +68,14 @@ final class SendCommand implements Callable<Integer> {
     @Option(names = "--truncate", description = "Cut inputs longer than the model accepts instead of refusing them.")
     boolean truncate;
 
+    @Option(names = "--json", description = "Each line is a JSON request ({\"id\":…,\"model\":…,\"text\":…,\"params\":{…}}); "
+            + "fields it leaves out take the values of the options. Without an id, the pipeline assigns one.")
+    boolean json;
+
+    @Option(names = "--linger", defaultValue = "0", paramLabel = "S",
+            description = "After the last result, keep reading S seconds more to count late duplicates (default: ${DEFAULT-VALUE}).")
+    double linger;
+
     @Mixin
     GenerationOptions generation;
 
@@ -70,96 +87,219 @@ final class SendCommand implements Callable<Integer> {
             lines.add(line.endsWith("\r") ? line.substring(0, line.length() - 1) : line);
         }
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
-        int missing = sendAll(bootstrap, model, lines, generation, truncate, timeout, stream, out);
-        if (missing > 0) {
-            System.err.println("seqctl send: " + missing + " of " + lines.size() + " results missing after " + timeout + " s");
+        Summary s = sendAll(new Settings(bootstrap, model, generation, truncate, json, timeout, linger, stream), lines, out);
+        System.err.println(s);
+        if (s.lost() > 0) {
+            System.err.println("seqctl send: " + s.lost() + " of " + lines.size() + " results missing after " + timeout + " s");
             return 1;
         }
         return 0;
     }
 
+    record Settings(String bootstrap, String model, GenerationOptions generation, boolean truncate, boolean json,
+                    double timeout, double linger, boolean stream) {
+    }
+
+    /** Counts of one run: lines sent, lines answered, lines without a result, extra results seen. */
+    record Summary(int sent, int completed, int lost, int duplicated) {
+        @Override
+        public String toString() {
+            return sent + " sent, " + completed + " completed, " + lost + " lost, " + duplicated + " duplicated";
+        }
+    }
+
+    /** One input line as published: its id (empty when the pipeline assigns it), key and bytes, or why it was not sent. */
+    private record Outgoing(String id, String key, byte[] value, String localError, String localCode) {
+    }
+
     /**
      * Publishes one request per line, prints one JSON line per input in input order as results
-     * arrive (token events on stderr with {@code stream}); returns how many results are missing.
+     * arrive (token events on stderr with {@code stream}).
      */
-    static int sendAll(String bootstrap, String model, List<String> lines, GenerationOptions generation, boolean truncate,
-                       double timeout, boolean stream, PrintStream out) throws Exception {
+    static Summary sendAll(Settings s, List<String> lines, PrintStream out) throws Exception {
         String run = UUID.randomUUID().toString().substring(0, 8);
-        List<String> ids = new ArrayList<>();
-        for (int i = 0; i < lines.size(); i++) {
-            ids.add("send-" + run + "-" + i);
+        int n = lines.size();
+        List<Outgoing> outgoing = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            outgoing.add(request(s, run, i, lines.get(i)));
         }
-        Map<String, Object> base = Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        Map<String, Object> base = Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, s.bootstrap());
         Map<String, Object> cc = new HashMap<>(base);
         cc.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         cc.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
-        Map<String, SequenceResult> results = new HashMap<>();
-        Map<String, Long> sentAt = new HashMap<>(), doneAt = new HashMap<>();
+        SequenceResult[] results = new SequenceResult[n];
+        int[] seen = new int[n];
+        long[] sentAt = new long[n], doneAt = new long[n];
+        Map<String, Integer> lineOfId = new HashMap<>();
+        Map<Integer, String> failed = new ConcurrentHashMap<>();
         try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(cc, new StringDeserializer(), new ByteArrayDeserializer());
              KafkaProducer<String, byte[]> p = new KafkaProducer<>(base, new StringSerializer(), new ByteArraySerializer())) {
             // Read from the current end of the result topics, before anything is sent.
             List<TopicPartition> parts = new ArrayList<>();
-            for (String topic : stream ? List.of(Topics.RESULTS.name(), Topics.STREAM.name()) : List.of(Topics.RESULTS.name())) {
+            for (String topic : s.stream() ? List.of(Topics.RESULTS.name(), Topics.STREAM.name()) : List.of(Topics.RESULTS.name())) {
                 c.partitionsFor(topic).forEach(pi -> parts.add(new TopicPartition(pi.topic(), pi.partition())));
             }
             c.assign(parts);
             c.seekToEnd(parts);
             parts.forEach(c::position);
-            GenerationParams params = GenerationParams.newBuilder().setMaxNewTokens(generation.maxNewTokens)
-                    .setTemperature(generation.temperature).setTopK(generation.topK).setTopP(generation.topP)
-                    .setSeed(generation.seed).setTruncate(truncate).build();
-            for (int i = 0; i < lines.size(); i++) {
-                SequenceRequest r = SequenceRequest.newBuilder().setId(ids.get(i)).setModel(model).setText(lines.get(i))
-                        .setParams(params).setCreatedAtMs(System.currentTimeMillis()).build();
-                sentAt.put(ids.get(i), System.nanoTime());
-                p.send(new ProducerRecord<>(Topics.REQUESTS.name(), ids.get(i),
-                        Topics.REQUESTS.valueSerde().serializer().serialize(Topics.REQUESTS.name(), r)));
+            for (int i = 0; i < n; i++) {
+                Outgoing o = outgoing.get(i);
+                sentAt[i] = System.nanoTime();
+                if (o.localError() != null) {
+                    continue;
+                }
+                if (!o.id().isEmpty()) {
+                    lineOfId.putIfAbsent(o.id(), i);
+                }
+                int line = i;
+                p.send(new ProducerRecord<>(Topics.REQUESTS.name(), o.key(), o.value()), (md, e) -> {
+                    if (e != null) {
+                        failed.put(line, (e instanceof RecordTooLargeException ? "record_too_large:" : "send_failed:")
+                                + e.getMessage());
+                    }
+                });
             }
             p.flush();
-            long deadline = System.nanoTime() + (long) (timeout * 1e9);
+            long deadline = System.nanoTime() + (long) (s.timeout() * 1e9);
+            long lingerUntil = Long.MAX_VALUE;
             int printed = 0;
-            while (printed < lines.size() && System.nanoTime() < deadline) {
+            while (System.nanoTime() < Math.min(deadline, lingerUntil)) {
                 for (ConsumerRecord<String, byte[]> rec : c.poll(Duration.ofMillis(100))) {
-                    if (!sentAt.containsKey(rec.key())) {
+                    if (rec.topic().equals(Topics.STREAM.name())) {
+                        if (lineOfId.containsKey(rec.key())) {
+                            TokenEvent ev = Topics.STREAM.valueSerde().deserializer().deserialize(rec.topic(), rec.value());
+                            System.err.println(ev.getId() + " #" + ev.getIndex() + " " + JSON.writeValueAsString(ev.getTextDelta()));
+                        }
                         continue;
                     }
-                    if (rec.topic().equals(Topics.STREAM.name())) {
-                        TokenEvent ev = Topics.STREAM.valueSerde().deserializer().deserialize(rec.topic(), rec.value());
-                        System.err.println(ev.getId() + " #" + ev.getIndex() + " " + JSON.writeValueAsString(ev.getTextDelta()));
-                    } else if (!results.containsKey(rec.key())) {
-                        results.put(rec.key(), Topics.RESULTS.valueSerde().deserializer().deserialize(rec.topic(), rec.value()));
-                        doneAt.put(rec.key(), System.nanoTime());
+                    SequenceResult r = Topics.RESULTS.valueSerde().deserializer().deserialize(rec.topic(), rec.value());
+                    int i = lineOf(r, run);
+                    if (i < 0) {
+                        continue;
+                    }
+                    if (seen[i]++ == 0) {
+                        results[i] = r;
+                        doneAt[i] = System.nanoTime();
+                        lineOfId.putIfAbsent(r.getId(), i);
                     }
                 }
-                while (printed < lines.size() && results.containsKey(ids.get(printed))) {
-                    String id = ids.get(printed);
-                    out.println(line(id, lines.get(printed), results.get(id), (doneAt.get(id) - sentAt.get(id)) / 1_000_000));
+                while (printed < n && answered(printed, outgoing, results, lineOfId, failed)) {
+                    out.println(line(printed, lines.get(printed), outgoing, results, lineOfId, failed, sentAt, doneAt));
                     printed++;
                 }
-            }
-            int missing = 0;
-            for (int i = printed; i < lines.size(); i++) {
-                String id = ids.get(i);
-                SequenceResult r = results.get(id);
-                if (r == null) {
-                    missing++;
-                    Map<String, Object> rec = new LinkedHashMap<>();
-                    rec.put("id", id);
-                    rec.put("input", lines.get(i));
-                    rec.put("error", "no result within " + timeout + " s");
-                    out.println(JSON.writeValueAsString(rec));
-                } else {
-                    out.println(line(id, lines.get(i), r, (doneAt.get(id) - sentAt.get(id)) / 1_000_000));
+                if (printed == n && lingerUntil == Long.MAX_VALUE) {
+                    lingerUntil = System.nanoTime() + (long) (s.linger() * 1e9);
                 }
             }
-            return missing;
+            int lost = 0, duplicated = 0;
+            for (int i = 0; i < n; i++) {
+                duplicated += Math.max(0, seen[i] - 1);
+            }
+            for (int i = printed; i < n; i++) {
+                if (answered(i, outgoing, results, lineOfId, failed)) {
+                    out.println(line(i, lines.get(i), outgoing, results, lineOfId, failed, sentAt, doneAt));
+                } else {
+                    lost++;
+                    Map<String, Object> rec = new LinkedHashMap<>();
+                    rec.put("id", outgoing.get(i).id());
+                    rec.put("input", lines.get(i));
+                    rec.put("error", "no result within " + s.timeout() + " s");
+                    rec.put("error_code", "timeout");
+                    out.println(JSON.writeValueAsString(rec));
+                }
+            }
+            return new Summary(n, n - lost, lost, duplicated);
         }
     }
 
-    private static String line(String id, String input, SequenceResult r, long latencyMs) throws Exception {
+    /** The line a result answers, from the tag its metadata echoes; -1 for another run's. */
+    private static int lineOf(SequenceResult r, String run) {
+        String tag = r.getMetadata() == null ? null : r.getMetadata().get(TAG);
+        if (tag == null || !tag.startsWith(run + ":")) {
+            return -1;
+        }
+        try {
+            return Integer.parseInt(tag.substring(run.length() + 1));
+        } catch (NumberFormatException e) {
+            return -1;
+        }
+    }
+
+    /** The result of line {@code i}: its own, or for a repeated id the result of the line that first had it. */
+    private static SequenceResult resultOf(int i, List<Outgoing> outgoing, SequenceResult[] results, Map<String, Integer> lineOfId) {
+        if (results[i] != null) {
+            return results[i];
+        }
+        String id = outgoing.get(i).id();
+        Integer first = id.isEmpty() ? null : lineOfId.get(id);
+        return first == null || first == i ? null : results[first];
+    }
+
+    private static boolean answered(int i, List<Outgoing> outgoing, SequenceResult[] results, Map<String, Integer> lineOfId,
+                                    Map<Integer, String> failed) {
+        return outgoing.get(i).localError() != null || failed.containsKey(i) || resultOf(i, outgoing, results, lineOfId) != null;
+    }
+
+    private static Outgoing request(Settings s, String run, int i, String line) {
+        String tag = run + ":" + i;
+        GenerationOptions g = s.generation();
+        if (!s.json()) {
+            String id = "send-" + run + "-" + i;
+            GenerationParams params = GenerationParams.newBuilder().setMaxNewTokens(g.maxNewTokens)
+                    .setTemperature(g.temperature).setTopK(g.topK).setTopP(g.topP)
+                    .setSeed(g.seed).setTruncate(s.truncate()).build();
+            SequenceRequest r = SequenceRequest.newBuilder().setId(id).setModel(s.model()).setText(line)
+                    .setParams(params).setMetadata(Map.of(TAG, tag)).setCreatedAtMs(System.currentTimeMillis()).build();
+            return new Outgoing(id, id, Topics.REQUESTS.valueSerde().serializer().serialize(Topics.REQUESTS.name(), r), null, null);
+        }
+        JsonNode node;
+        try {
+            node = JSON.readTree(line);
+        } catch (Exception e) {
+            node = null;
+        }
+        if (node == null || !node.isObject()) {
+            return new Outgoing("", null, null, "the line is not a JSON object", "invalid_json");
+        }
+        ObjectNode req = (ObjectNode) node;
+        String id = req.path("id").asText("");
+        if (!req.hasNonNull("model")) {
+            req.put("model", s.model());
+        }
+        ObjectNode params = req.path("params").isObject() ? (ObjectNode) req.get("params") : req.putObject("params");
+        if (!params.has("max_new_tokens")) params.put("max_new_tokens", g.maxNewTokens);
+        if (!params.has("temperature")) params.put("temperature", g.temperature);
+        if (!params.has("top_k")) params.put("top_k", g.topK);
+        if (!params.has("top_p")) params.put("top_p", g.topP);
+        if (!params.has("seed")) params.put("seed", g.seed);
+        if (!params.has("truncate")) params.put("truncate", s.truncate());
+        ObjectNode meta = req.path("metadata").isObject() ? (ObjectNode) req.get("metadata") : req.putObject("metadata");
+        meta.put(TAG, tag);
+        if (!req.has("created_at_ms")) {
+            req.put("created_at_ms", System.currentTimeMillis());
+        }
+        try {
+            return new Outgoing(id, id.isEmpty() ? null : id, JSON.writeValueAsBytes(req), null, null);
+        } catch (Exception e) {
+            return new Outgoing(id, null, null, e.getMessage(), "invalid_json");
+        }
+    }
+
+    private static String line(int i, String input, List<Outgoing> outgoing, SequenceResult[] results,
+                               Map<String, Integer> lineOfId, Map<Integer, String> failed, long[] sentAt, long[] doneAt)
+            throws Exception {
+        Outgoing o = outgoing.get(i);
         Map<String, Object> rec = new LinkedHashMap<>();
-        rec.put("id", id);
+        SequenceResult r = resultOf(i, outgoing, results, lineOfId);
+        rec.put("id", r != null ? r.getId() : o.id());
         rec.put("input", input);
+        if (o.localError() != null || r == null) {
+            String f = o.localError() != null ? o.localCode() + ":" + o.localError() : failed.get(i);
+            rec.put("error", f.substring(f.indexOf(':') + 1));
+            rec.put("error_code", f.substring(0, f.indexOf(':')));
+            rec.put("stage", "send");
+            return JSON.writeValueAsString(rec);
+        }
         if (r.getError() != null) {
             rec.put("error", r.getError().getMessage());
             rec.put("error_code", r.getError().getCode());
@@ -172,7 +312,8 @@ final class SendCommand implements Callable<Integer> {
                 rec.put("truncated", true);
             }
         }
-        rec.put("latency_ms", latencyMs);
+        long done = doneAt[i] != 0 ? doneAt[i] : System.nanoTime();
+        rec.put("latency_ms", (done - sentAt[i]) / 1_000_000);
         return JSON.writeValueAsString(rec);
     }
 }

@@ -38,8 +38,9 @@ public class DecoderService {
     @Produces
     Topology topology(ModelCatalog models,
                       @ConfigProperty(name = "seq.decoder.max-active") int maxActive,
+                      @ConfigProperty(name = "seq.decoder.max-queued") int maxQueued,
                       @ConfigProperty(name = "seq.decoder.step-every") Duration stepEvery) {
-        return DecoderTopology.build(models, new DecoderTopology.Config(maxActive, stepEvery));
+        return DecoderTopology.build(models, new DecoderTopology.Config(maxActive, maxQueued, stepEvery));
     }
 
     void metrics(@Observes StartupEvent event, MeterRegistry registry) {
@@ -55,5 +56,6 @@ public class DecoderService {
         FunctionCounter.builder("seq_decoder_step_seconds", m, x -> x.stepNanos() / 1e9).register(r);
         FunctionCounter.builder("seq_decoder_finished_sequences", m, DecoderMetrics::finishedSequences).register(r);
         FunctionCounter.builder("seq_decoder_resumed_sequences", m, DecoderMetrics::resumedSequences).register(r);
+        FunctionCounter.builder("seq_decoder_rejected_sequences", m, DecoderMetrics::rejectedSequences).register(r);
     }
 }

@@ -42,6 +42,8 @@ public final class DecodeBatch implements AutoCloseable {
         }
     }
 
+    private static final String REMOVED = "removed";
+
     private final ModelPackage pkg;
     private final OnnxModel model;
     private final int vocab;
@@ -275,6 +277,24 @@ public final class DecodeBatch implements AutoCloseable {
                     + e.getMessage(), e);
         }
         return events;
+    }
+
+    /**
+     * Drops the sequences with these keys without finishing them (their owner went away, e.g. a
+     * partition moved to another instance); they produce no event and no generation.
+     */
+    public void remove(java.util.Collection<String> keys) {
+        boolean any = false;
+        for (Row row : rows) {
+            if (row.finish == null && keys.contains(row.seq.key())) {
+                row.finish = REMOVED;
+                any = true;
+            }
+        }
+        finishedRows.removeIf(row -> keys.contains(row.seq.key()));
+        if (any && size() == 0) {
+            clear();
+        }
     }
 
     /** The sequences that finished since the last call, by key. */

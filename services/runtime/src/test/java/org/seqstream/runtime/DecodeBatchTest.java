@@ -102,4 +102,48 @@ class DecodeBatchTest {
             assertEquals(e.getValue().text(), got.get(e.getKey()).text(), e.getKey());
         }
     }
+
+    @ParameterizedTest
+    @ValueSource(strings = {Shipped.SEQ2SEQ, Shipped.GPT})
+    void removedSequencesLeaveWithoutDisturbingTheOthers(String name) {
+        // Given all inputs decoding in one batch
+        Shipped.Loaded m = Shipped.load(name);
+        SamplingParams p = new SamplingParams(100, 0.7, 0, 0.95, 11);
+        Map<String, Generation> ref = reference(m, p);
+        Map<String, Generation> got = new HashMap<>();
+        List<String> seen = new ArrayList<>();
+        try (DecodeBatch batch = new DecodeBatch(m.model(), false)) {
+            List<DecodeBatch.Sequence> all = new ArrayList<>();
+            for (int i = 0; i < INPUTS.size(); i++) {
+                all.add(seq(m, "s" + i, INPUTS.get(i), new long[0], p));
+            }
+            batch.admit(all);
+            batch.step();
+            batch.step();
+            // When two of them are removed mid-generation
+            batch.remove(List.of("s1", "s4"));
+            assertEquals(INPUTS.size() - 2, batch.size());
+            while (batch.size() > 0) {
+                batch.step().forEach(e -> seen.add(e.key()));
+                got.putAll(batch.takeFinished(m.tokenizer()));
+            }
+            // and removing every sequence empties the batch, which then takes new ones
+            batch.admit(List.of(seq(m, "again", INPUTS.get(1), new long[0], p)));
+            batch.remove(List.of("again"));
+            assertEquals(0, batch.size());
+            batch.admit(List.of(seq(m, "s1", INPUTS.get(1), new long[0], p)));
+            while (batch.size() > 0) {
+                batch.step();
+                got.putAll(batch.takeFinished(m.tokenizer()));
+            }
+        }
+        // Then they produce nothing more, and every other sequence its reference output
+        assertTrue(!seen.contains("s1") && !seen.contains("s4"));
+        assertTrue(!got.containsKey("s4"));
+        for (var e : ref.entrySet()) {
+            if (!e.getKey().equals("s4")) {
+                assertEquals(e.getValue().text(), got.get(e.getKey()).text(), e.getKey());
+            }
+        }
+    }
 }

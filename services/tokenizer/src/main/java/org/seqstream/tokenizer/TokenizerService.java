@@ -1,17 +1,24 @@
 package org.seqstream.tokenizer;
 
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
 import jakarta.enterprise.inject.Disposes;
 import jakarta.enterprise.inject.Produces;
 import jakarta.inject.Singleton;
 import org.apache.kafka.streams.Topology;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
+import org.seqstream.pipeline.tokenizer.TokenizerMetrics;
 import org.seqstream.pipeline.tokenizer.TokenizerTopology;
 import org.seqstream.runtime.ModelCatalog;
 
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.function.ToDoubleFunction;
 
-/** The tokenizer service: the stage's topology over the packages of SEQ_MODELS_DIR. */
+/** The tokenizer service: the stage's topology over the packages of SEQ_MODELS_DIR, and its metrics. */
 @ApplicationScoped
 public class TokenizerService {
 
@@ -27,7 +34,25 @@ public class TokenizerService {
     }
 
     @Produces
-    Topology topology(ModelCatalog models) {
-        return TokenizerTopology.build(models);
+    Topology topology(ModelCatalog models,
+                      @ConfigProperty(name = "seq.max-request-bytes") int maxRequestBytes,
+                      @ConfigProperty(name = "seq.dedup-window") Duration dedupWindow) {
+        return TokenizerTopology.build(models, new TokenizerTopology.Config(maxRequestBytes, dedupWindow));
+    }
+
+    void metrics(@Observes StartupEvent event, MeterRegistry r) {
+        TokenizerMetrics m = TokenizerMetrics.INSTANCE;
+        counter(r, "seq_tokenizer_requests", m, TokenizerMetrics::requests);
+        counter(r, "seq_tokenizer_tokenized", m, TokenizerMetrics::tokenized);
+        counter(r, "seq_tokenizer_tokens", m, TokenizerMetrics::tokens);
+        counter(r, "seq_tokenizer_refused", m, TokenizerMetrics::refused);
+        counter(r, "seq_tokenizer_rejected_too_large", m, TokenizerMetrics::tooLarge);
+        counter(r, "seq_tokenizer_duplicates", m, TokenizerMetrics::duplicates);
+        counter(r, "seq_tokenizer_rekeyed", m, TokenizerMetrics::rekeyed);
+        counter(r, "seq_tokenizer_dead_letters", m, TokenizerMetrics::deadLetters);
+    }
+
+    private static void counter(MeterRegistry r, String name, TokenizerMetrics m, ToDoubleFunction<TokenizerMetrics> f) {
+        FunctionCounter.builder(name, m, f).register(r);
     }
 }

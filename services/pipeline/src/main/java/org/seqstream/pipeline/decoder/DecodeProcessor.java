@@ -19,39 +19,45 @@ import org.seqstream.schemas.DecodeProgress;
 import org.seqstream.schemas.GenerationParams;
 import org.seqstream.schemas.SequenceEncoded;
 import org.seqstream.schemas.SequenceResult;
+import org.seqstream.schemas.StageTiming;
 import org.seqstream.schemas.TokenEvent;
 import org.seqstream.schemas.Topics;
 import org.seqstream.schemas.Usage;
 
 import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.LinkedHashSet;
+import java.util.Arrays;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 
 /**
- * Continuous batching over the sequences of one task. A new sequence is stored and queued; a
- * wall-clock punctuator admits queued sequences while slots are free, runs one decoding step per
- * model, emits each new token, writes the progress back and finishes sequences. On start-up,
- * every sequence left in the store is queued again with the tokens it already had: it resumes.
+ * The decoder's processor for one task. A new sequence is stored and queued in the thread's
+ * {@link DecodeEngine}, which batches the sequences of all its tasks; a wall-clock punctuator
+ * runs the engine and writes what it produced for this task: one event per token, the progress
+ * after each token, the result at the end. On start-up every sequence left in the store (restored
+ * from the changelog) is queued again with the tokens it already had: it resumes.
  */
-final class DecodeProcessor implements Processor<String, byte[], String, Object> {
+final class DecodeProcessor implements Processor<String, byte[], String, Object>, DecodeEngine.Owner {
+    static final String OVERLOADED = "overloaded";
+
     private final ModelCatalog models;
     private final DecoderTopology.Config config;
+    private final Map<Thread, DecodeEngine> engines;
+    private final DecoderMetrics metrics = DecoderMetrics.INSTANCE;
+    private final List<DecodeEngine.Delivery> outbox = new ArrayList<>();
+    private final Set<String> handedIn = new HashSet<>();
     private ProcessorContext<String, Object> context;
     private KeyValueStore<String, SequenceEncoded> sequences;
     private KeyValueStore<String, DecodeProgress> progress;
-    private final Set<String> waiting = new LinkedHashSet<>();
+    private DecodeEngine engine;
     private boolean scanned;
-    private final Map<String, DecodeBatch> batches = new HashMap<>();
-    private final Map<String, String> activeModel = new HashMap<>();
-    private final DecoderMetrics metrics = DecoderMetrics.INSTANCE;
 
-    DecodeProcessor(ModelCatalog models, DecoderTopology.Config config) {
+    DecodeProcessor(ModelCatalog models, DecoderTopology.Config config, Map<Thread, DecodeEngine> engines) {
         this.models = models;
         this.config = config;
+        this.engines = engines;
     }
 
     @Override
@@ -59,29 +65,9 @@ final class DecodeProcessor implements Processor<String, byte[], String, Object>
         this.context = context;
         this.sequences = context.getStateStore(DecoderTopology.SEQUENCES_STORE);
         this.progress = context.getStateStore(DecoderTopology.PROGRESS_STORE);
-        context.schedule(config.stepEvery(), PunctuationType.WALL_CLOCK_TIME, now -> step());
-    }
-
-    /**
-     * Queues every sequence left in the store (restored from the changelog): admitted ones first,
-     * they resume from their stored tokens; then those that were still waiting.
-     */
-    private void resumeStored() {
-        List<String> resumed = new ArrayList<>(), queued = new ArrayList<>();
-        try (KeyValueIterator<String, DecodeProgress> it = progress.all()) {
-            while (it.hasNext()) {
-                KeyValue<String, DecodeProgress> kv = it.next();
-                if (!waiting.contains(kv.key) && !activeModel.containsKey(kv.key)) {
-                    (kv.value.getAdmitted() ? resumed : queued).add(kv.key);
-                }
-            }
-        }
-        Set<String> newer = new LinkedHashSet<>(waiting);
-        waiting.clear();
-        waiting.addAll(resumed);
-        waiting.addAll(queued);
-        waiting.addAll(newer);
-        metrics.resumed(resumed.size());
+        this.engine = engines.computeIfAbsent(Thread.currentThread(), t -> new DecodeEngine(models, config, metrics));
+        engine.register(this);
+        context.schedule(config.stepEvery(), PunctuationType.WALL_CLOCK_TIME, now -> punctuate());
     }
 
     @Override
@@ -101,72 +87,108 @@ final class DecodeProcessor implements Processor<String, byte[], String, Object>
                     : "encoder output " + (seq.getEncoderHiddenStates() == null ? "missing" : "unexpected") + " for " + seq.getModel());
             return;
         }
+        if (engine.queued() >= config.maxQueued()) {
+            metrics.rejected();
+            fail(seq, OVERLOADED, "the decoder instance has " + engine.queued() + " sequences waiting, its limit ("
+                    + "SEQ_DECODER_MAX_QUEUED=" + config.maxQueued() + "); retry later or add decoder instances");
+            return;
+        }
         sequences.put(id, seq);
         progress.put(id, DecodeProgress.newBuilder().setId(id).setStartedAtMs(context.currentSystemTimeMs()).build());
-        waiting.add(id);
+        handedIn.add(id);
+        engine.enqueue(this, id, false);
     }
 
-    /** One scheduler round: admit while slots are free, then one decoding step per model. */
-    private void step() {
+    private void punctuate() {
         if (!scanned) {
             resumeStored();
             scanned = true;
         }
-        admit();
-        for (var e : batches.entrySet()) {
-            String model = e.getKey();
-            DecodeBatch batch = e.getValue();
-            if (batch.size() == 0) {
-                continue;
-            }
-            long start = System.nanoTime();
-            List<DecodeBatch.Event> events = batch.step();
-            metrics.step(batch.size(), System.nanoTime() - start, events.size());
-            for (DecodeBatch.Event ev : events) {
-                DecodeProgress p = progress.get(ev.key());
-                if (ev.hasToken()) {
-                    List<Long> ids = new ArrayList<>(p.getGeneratedIds());
-                    ids.add(ev.token());
-                    p.setGeneratedIds(ids);
-                    context.forward(new Record<>(ev.key(), (Object) TokenEvent.newBuilder().setId(ev.key())
-                            .setIndex(ev.index()).setTokenId(ev.token())
-                            .setTextDelta(models.tokenizer(model).decode(new long[] {ev.token()})).build(),
-                            context.currentSystemTimeMs()), DecoderTopology.TO_STREAM);
-                }
-                if (!ev.finished()) {
-                    progress.put(ev.key(), p);
-                }
-            }
-            batch.takeFinished(models.tokenizer(model)).forEach(this::finish);
-        }
-        metrics.waiting(waiting.size());
+        engine.tick();
+        takeDeliveries();
     }
 
-    private void admit() {
-        Map<String, List<DecodeBatch.Sequence>> byModel = new HashMap<>();
-        var it = waiting.iterator();
-        while (it.hasNext() && activeModel.size() < config.maxActive()) {
-            String id = it.next();
-            it.remove();
-            SequenceEncoded seq = sequences.get(id);
-            DecodeProgress p = progress.get(id);
-            if (seq == null || p == null) {
-                continue;
-            }
-            long[] src = seq.getTokenIds().stream().mapToLong(Long::longValue).toArray();
-            float[] hidden = seq.getEncoderHiddenStates() == null ? null : Tensors.floats(seq.getEncoderHiddenStates());
-            long[] generated = p.getGeneratedIds().stream().mapToLong(Long::longValue).toArray();
-            byModel.computeIfAbsent(seq.getModel(), m -> new ArrayList<>())
-                    .add(new DecodeBatch.Sequence(id, src, hidden, generated, params(seq.getParams())));
-            activeModel.put(id, seq.getModel());
-            if (!p.getAdmitted()) {
-                p.setAdmitted(true);
-                progress.put(id, p);
+    /**
+     * Queues every sequence left in the store: those that were decoding go to the front of the
+     * queue and resume from their stored tokens; those that were still waiting queue again.
+     */
+    private void resumeStored() {
+        List<String> resumed = new ArrayList<>(), queued = new ArrayList<>();
+        try (KeyValueIterator<String, DecodeProgress> it = progress.all()) {
+            while (it.hasNext()) {
+                KeyValue<String, DecodeProgress> kv = it.next();
+                if (!handedIn.contains(kv.key)) {
+                    (kv.value.getAdmitted() ? resumed : queued).add(kv.key);
+                }
             }
         }
-        byModel.forEach((model, seqs) -> batches
-                .computeIfAbsent(model, m -> new DecodeBatch(models.sessions(m), false)).admit(seqs));
-        metrics.active(activeModel.size());
+        for (int i = resumed.size() - 1; i >= 0; i--) {
+            engine.enqueue(this, resumed.get(i), true);
+        }
+        queued.forEach(id -> engine.enqueue(this, id, false));
+        handedIn.addAll(resumed);
+        handedIn.addAll(queued);
+        metrics.resumed(resumed.size());
+    }
+
+    @Override
+    public DecodeEngine.Queued load(String key) {
+        SequenceEncoded seq = sequences.get(key);
+        DecodeProgress p = progress.get(key);
+        if (seq == null || p == null) {
+            return null;
+        }
+        long[] src = seq.getTokenIds().stream().mapToLong(Long::longValue).toArray();
+        float[] hidden = seq.getEncoderHiddenStates() == null ? null : Tensors.floats(seq.getEncoderHiddenStates());
+        long[] generated = p.getGeneratedIds().stream().mapToLong(Long::longValue).toArray();
+        return new DecodeEngine.Queued(seq.getModel(), new DecodeBatch.Sequence(key, src, hidden, generated, params(seq.getParams())));
+    }
+
+    @Override
+    public void deliver(DecodeEngine.Delivery d) {
+        outbox.add(d);
+    }
+
+    /** Writes what the engine produced for this task, in order. */
+    private void takeDeliveries() {
+        if (outbox.isEmpty()) {
+            return;
+        }
+        for (DecodeEngine.Delivery d : outbox) {
+            if (d instanceof DecodeEngine.Token t) {
+                token(t);
+            } else if (d instanceof DecodeEngine.Finished f) {
+                finish(f.key(), f.generation());
+            } else if (d instanceof DecodeEngine.Admitted a) {
+                DecodeProgress p = progress.get(a.key());
+                if (p != null && !p.getAdmitted()) {
+                    p.setAdmitted(true);
+                    progress.put(a.key(), p);
+                }
+            }
+        }
+        engine.delivered(outbox.size());
+        outbox.clear();
+    }
+
+    private void token(DecodeEngine.Token t) {
+        if (!t.hasToken()) {
+            return;
+        }
+        DecodeProgress p = progress.get(t.key());
+        if (p == null) {
+            return;
+        }
+        context.forward(new Record<>(t.key(), (Object) TokenEvent.newBuilder().setId(t.key())
+                .setIndex(t.index()).setTokenId(t.token())
+                .setTextDelta(models.tokenizer(t.model()).decode(new long[] {t.token()})).build(),
+                context.currentSystemTimeMs()), DecoderTopology.TO_STREAM);
+        if (!t.last()) {
+            List<Long> ids = new ArrayList<>(p.getGeneratedIds());
+            ids.add(t.token());
+            p.setGeneratedIds(ids);
+            progress.put(t.key(), p);
+        }
     }
 
     private static SamplingParams params(GenerationParams p) {
@@ -176,29 +198,32 @@ final class DecodeProcessor implements Processor<String, byte[], String, Object>
     private void finish(String id, Generation g) {
         SequenceEncoded seq = sequences.get(id);
         DecodeProgress p = progress.get(id);
+        if (seq == null) {
+            return;
+        }
         long started = p == null ? context.currentSystemTimeMs() : p.getStartedAtMs();
         SequenceResult result = SequenceResult.newBuilder()
                 .setId(id)
                 .setModel(seq.getModel())
                 .setOutputText(g.text())
-                .setOutputIds(java.util.Arrays.stream(g.ids()).boxed().toList())
+                .setOutputIds(Arrays.stream(g.ids()).boxed().toList())
                 .setFinishReason(g.finishReason())
                 .setUsage(Usage.newBuilder().setPromptTokens(seq.getTokenIds().size()).setGeneratedTokens(g.generatedTokens()).build())
                 .setTruncated(seq.getTruncated())
                 .setMetadata(seq.getMetadata())
-                .setTimings(appendDecoder(seq, context.currentSystemTimeMs() - started))
+                .setTimings(withDecoderTiming(seq.getTimings(), context.currentSystemTimeMs() - started))
                 .setCreatedAtMs(seq.getCreatedAtMs())
                 .build();
         context.forward(new Record<>(id, (Object) result, context.currentSystemTimeMs()), DecoderTopology.TO_RESULTS);
         sequences.delete(id);
         progress.delete(id);
-        activeModel.remove(id);
+        handedIn.remove(id);
         metrics.finished();
     }
 
-    private static List<org.seqstream.schemas.StageTiming> appendDecoder(SequenceEncoded seq, long millis) {
-        List<org.seqstream.schemas.StageTiming> t = new ArrayList<>(seq.getTimings());
-        t.add(org.seqstream.schemas.StageTiming.newBuilder().setStage(DecoderTopology.STAGE).setMillis(millis).build());
+    private static List<StageTiming> withDecoderTiming(List<StageTiming> before, long millis) {
+        List<StageTiming> t = new ArrayList<>(before);
+        t.add(StageTiming.newBuilder().setStage(DecoderTopology.STAGE).setMillis(millis).build());
         return t;
     }
 
@@ -210,7 +235,13 @@ final class DecodeProcessor implements Processor<String, byte[], String, Object>
 
     @Override
     public void close() {
-        batches.values().forEach(DecodeBatch::close);
-        batches.clear();
+        if (engine != null) {
+            engine.release(this);
+            if (engine.isIdle()) {
+                engines.remove(Thread.currentThread(), engine);
+            }
+        }
+        outbox.clear();
+        handedIn.clear();
     }
 }

@@ -9,6 +9,7 @@ public final class DecoderMetrics {
 
     private final LongAdder resumed = new LongAdder();
     private final LongAdder finished = new LongAdder();
+    private final LongAdder rejected = new LongAdder();
     private final LongAdder steps = new LongAdder();
     private final LongAdder tokens = new LongAdder();
     private final LongAdder stepNanos = new LongAdder();
@@ -18,6 +19,7 @@ public final class DecoderMetrics {
 
     void resumed(int n) { resumed.add(n); }
     void finished() { finished.increment(); }
+    void rejected() { rejected.increment(); }
     void active(long n) { active.set(n); }
     void waiting(long n) { waiting.set(n); }
 
@@ -31,6 +33,8 @@ public final class DecoderMetrics {
     /** Sequences resumed from the store after a restart or a rebalance. */
     public long resumedSequences() { return resumed.sum(); }
     public long finishedSequences() { return finished.sum(); }
+    /** Sequences refused because the queue was full. */
+    public long rejectedSequences() { return rejected.sum(); }
     public long steps() { return steps.sum(); }
     public long tokens() { return tokens.sum(); }
     public long stepNanos() { return stepNanos.sum(); }

@@ -7,6 +7,8 @@ import org.seqstream.runtime.ModelCatalog;
 import org.seqstream.schemas.Topics;
 
 import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The decoder stage: seq.encoded to seq.stream (one event per token) and seq.results (one
@@ -24,11 +26,25 @@ public final class DecoderTopology {
     static final String TO_DLQ = "to-dlq";
 
     /**
-     * @param maxActive   sequences decoding at once per task; more wait durably in the store
+     * @param maxActive   sequences decoding at once per instance (per stream thread, of which a
+     *                    decoder runs one), over all its partitions; more wait durably in the store
+     * @param maxQueued   sequences waiting per instance; a new one beyond it is refused with an
+     *                    {@code overloaded} error result
      * @param stepEvery   how often the scheduler runs a decoding step (wall clock)
      */
-    public record Config(int maxActive, Duration stepEvery) {
-        public static final Config DEFAULT = new Config(64, Duration.ofMillis(1));
+    public record Config(int maxActive, int maxQueued, Duration stepEvery) {
+        public static final Config DEFAULT = new Config(64, 4096, Duration.ofMillis(1));
+
+        public Config {
+            if (maxActive < 1 || maxQueued < 0) {
+                throw new IllegalArgumentException("max active sequences must be >= 1 and max queued >= 0, got "
+                        + maxActive + " and " + maxQueued);
+            }
+        }
+
+        public Config withMaxActive(int n) {
+            return new Config(n, maxQueued, stepEvery);
+        }
     }
 
     private DecoderTopology() {
@@ -38,7 +54,9 @@ public final class DecoderTopology {
         Topology t = new Topology();
         // Raw bytes in, so that an unreadable record reaches the DLQ intact.
         t.addSource(SOURCE, Serdes.String().deserializer(), Serdes.ByteArray().deserializer(), Topics.ENCODED.name());
-        t.addProcessor(PROCESSOR, () -> new DecodeProcessor(models, config), SOURCE);
+        // One engine per stream thread batches the sequences of all the thread's tasks.
+        Map<Thread, DecodeEngine> engines = new ConcurrentHashMap<>();
+        t.addProcessor(PROCESSOR, () -> new DecodeProcessor(models, config, engines), SOURCE);
         // The request with its encoder output, written once; and the small progress, after every step.
         t.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(SEQUENCES_STORE),
                 Serdes.String(), Topics.ENCODED.valueSerde()), PROCESSOR);

@@ -1,8 +1,11 @@
 package org.seqstream.pipeline.tokenizer;
 
+import org.apache.kafka.streams.processor.PunctuationType;
 import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
+import org.apache.kafka.streams.state.KeyValueIterator;
+import org.apache.kafka.streams.state.KeyValueStore;
 import org.seqstream.pipeline.DeadLetters;
 import org.seqstream.pipeline.Results;
 import org.seqstream.runtime.Generator;
@@ -17,26 +20,55 @@ import org.seqstream.schemas.SequenceTokens;
 import org.seqstream.schemas.StageTiming;
 import org.seqstream.schemas.Topics;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
 
-/** Reads a request, gives it an id if it has none, validates and tokenizes it. */
+/**
+ * Reads a request, gives it an id if it has none, drops it if its id was seen, validates and
+ * tokenizes it.
+ */
 final class TokenizeProcessor implements Processor<String, byte[], String, Object> {
     static final String UNKNOWN_MODEL = "unknown_model";
+    static final String REQUEST_TOO_LARGE = "request_too_large";
 
     private final ModelCatalog models;
+    private final TokenizerTopology.Config config;
+    private final TokenizerMetrics metrics = TokenizerMetrics.INSTANCE;
     private ProcessorContext<String, Object> context;
+    private KeyValueStore<String, Long> seen;
 
-    TokenizeProcessor(ModelCatalog models) {
+    TokenizeProcessor(ModelCatalog models, TokenizerTopology.Config config) {
         this.models = models;
+        this.config = config;
     }
 
     @Override
     public void init(ProcessorContext<String, Object> context) {
         this.context = context;
+        this.seen = context.getStateStore(TokenizerTopology.IDS_STORE);
+        Duration every = config.dedupWindow().dividedBy(10);
+        context.schedule(every.compareTo(Duration.ofSeconds(1)) < 0 ? Duration.ofSeconds(1)
+                        : every.compareTo(Duration.ofMinutes(1)) > 0 ? Duration.ofMinutes(1) : every,
+                PunctuationType.WALL_CLOCK_TIME, this::forgetOldIds);
+    }
+
+    /** Drops the ids seen longer ago than the window. */
+    private void forgetOldIds(long now) {
+        long before = now - config.dedupWindow().toMillis();
+        List<String> old = new ArrayList<>();
+        try (KeyValueIterator<String, Long> it = seen.all()) {
+            while (it.hasNext()) {
+                var kv = it.next();
+                if (kv.value < before) {
+                    old.add(kv.key);
+                }
+            }
+        }
+        old.forEach(seen::delete);
     }
 
     @Override
@@ -44,12 +76,35 @@ final class TokenizeProcessor implements Processor<String, byte[], String, Objec
         long start = System.nanoTime();
         SequenceRequest req = DeadLetters.readOrForward(record, Topics.REQUESTS.valueSerde().deserializer(),
                 Topics.REQUESTS.name(), context, TokenizerTopology.STAGE, TokenizerTopology.TO_DLQ);
+        metrics.countRequest();
         if (req == null) {
+            metrics.countDeadLetter();
             return;
         }
         // A request without id takes its record key, else a new UUID; the result reports it.
-        String id = !req.getId().isEmpty() ? req.getId()
-                : record.key() != null && !record.key().isEmpty() ? record.key() : UUID.randomUUID().toString();
+        boolean hasKey = record.key() != null && !record.key().isEmpty();
+        boolean generated = req.getId().isEmpty() && !hasKey;
+        String id = !req.getId().isEmpty() ? req.getId() : hasKey ? record.key() : UUID.randomUUID().toString();
+        if (!generated) {
+            if (!id.equals(record.key())) {
+                // Deduplication by id needs every record of an id in one partition.
+                metrics.countRekeyed();
+                context.forward(new Record<>(id, (Object) record.value(), record.timestamp(), record.headers()),
+                        TokenizerTopology.TO_REQUESTS);
+                return;
+            }
+            if (seen.get(id) != null) {
+                metrics.countDuplicate();
+                return;
+            }
+            seen.put(id, context.currentSystemTimeMs());
+        }
+        if (record.value().length > config.maxRequestBytes()) {
+            metrics.countTooLarge();
+            refuse(record, id, req, REQUEST_TOO_LARGE, "the request is " + record.value().length
+                    + " bytes; this service accepts at most " + config.maxRequestBytes() + " (SEQ_MAX_REQUEST_BYTES)", start);
+            return;
+        }
         Optional<ModelPackage> pkg = models.find(req.getModel());
         if (pkg.isEmpty()) {
             refuse(record, id, req, UNKNOWN_MODEL, "unknown model '" + req.getModel() + "'; this service serves "
@@ -80,6 +135,7 @@ final class TokenizeProcessor implements Processor<String, byte[], String, Objec
                     .setCreatedAtMs(req.getCreatedAtMs() > 0 ? req.getCreatedAtMs() : record.timestamp())
                     .build();
             context.forward(new Record<>(id, (Object) out, record.timestamp(), record.headers()), TokenizerTopology.TO_TOKENS);
+            metrics.countTokenized(ids.length);
         } catch (InputException e) {
             refuse(record, id, req, e.code(), e.getMessage(), start);
         }
@@ -107,6 +163,7 @@ final class TokenizeProcessor implements Processor<String, byte[], String, Objec
 
     private void refuse(Record<String, byte[]> record, String id, SequenceRequest req, String code, String message,
                         long start) {
+        metrics.countRefused();
         List<StageTiming> timings = new ArrayList<>(List.of(timing(start)));
         context.forward(new Record<>(id, (Object) Results.error(id, req.getModel(), TokenizerTopology.STAGE, code, message,
                 req.getMetadata(), timings, req.getCreatedAtMs()), record.timestamp(), record.headers()),

@@ -120,7 +120,7 @@ class DecoderTopologyTest {
         GenerationParams greedy = GenerationParams.newBuilder().build();
         GenerationParams sampled = GenerationParams.newBuilder().setTemperature(0.8).setTopP(0.9).setSeed(21).build();
         Map<String, String> expected = new HashMap<>();
-        try (Harness h = new Harness(new DecoderTopology.Config(2, Duration.ofMillis(1)))) {
+        try (Harness h = new Harness(DecoderTopology.Config.DEFAULT.withMaxActive(2))) {
             for (String model : List.of("itn-seq2seq", "itn-gpt")) {
                 for (int i = 0; i < INPUTS.size(); i++) {
                     GenerationParams p = i % 2 == 0 ? greedy : sampled;
@@ -190,6 +190,32 @@ class DecoderTopologyTest {
                 assertEquals(e.getValue(), results.get(e.getKey()).getOutputText(), e.getKey());
                 assertEquals(e.getValue(), after.get(e.getKey()).toString());
             }
+        }
+    }
+
+    @Test
+    void sequencesBeyondTheQueueLimitAreRefusedWithAnErrorResult() {
+        // Given one active slot and room for two waiting sequences
+        GenerationParams greedy = GenerationParams.newBuilder().build();
+        long before = DecoderMetrics.INSTANCE.rejectedSequences();
+        try (Harness h = new Harness(new DecoderTopology.Config(1, 2, Duration.ofMillis(1)))) {
+            // When five arrive before the scheduler runs
+            for (int i = 0; i < 5; i++) {
+                h.send(encoded("itn-gpt", "q" + i, INPUTS.get(i), greedy));
+            }
+            Map<String, SequenceResult> results = h.runUntil(5, new HashMap<>());
+            // Then the first two decode, the other three are refused as overloaded, each once
+            assertEquals(5, results.size());
+            for (int i = 0; i < 5; i++) {
+                SequenceResult r = results.get("q" + i);
+                if (i < 2) {
+                    assertEquals(reference("itn-gpt", INPUTS.get(i), greedy), r.getOutputText());
+                } else {
+                    assertEquals("overloaded", r.getError().getCode());
+                    assertEquals("decoder", r.getError().getStage());
+                }
+            }
+            assertEquals(before + 3, DecoderMetrics.INSTANCE.rejectedSequences());
         }
     }
 

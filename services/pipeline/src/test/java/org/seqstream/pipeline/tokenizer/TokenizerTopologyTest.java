@@ -48,7 +48,11 @@ class TokenizerTopologyTest {
 
     @BeforeEach
     void start() {
-        driver = new TopologyTestDriver(TokenizerTopology.build(models));
+        start(new TopologyTestDriver(TokenizerTopology.build(models)));
+    }
+
+    private void start(TopologyTestDriver d) {
+        driver = d;
         requests = driver.createInputTopic(Topics.REQUESTS.name(), Serdes.String().serializer(), Serdes.ByteArray().serializer());
         tokens = driver.createOutputTopic(Topics.TOKENS.name(), Serdes.String().deserializer(),
                 Topics.TOKENS.valueSerde().deserializer());
@@ -118,9 +122,11 @@ class TokenizerTopologyTest {
         r = onlyError();
         assertEquals("unknown_model", r.getError().getCode());
         assertTrue(r.getError().getMessage().contains("itn-gpt"), r.getError().getMessage());
+        int n = 0;
         for (String params : List.of("{\"max_new_tokens\":0}", "{\"max_new_tokens\":1000}", "{\"temperature\":-1}",
                 "{\"top_p\":0}", "{\"top_p\":1.5}", "{\"top_k\":-2}")) {
-            sendJson("p", "{\"id\":\"p\",\"model\":\"itn-seq2seq\",\"text\":\"one\",\"params\":" + params + "}");
+            String id = "p" + n++;
+            sendJson(id, "{\"id\":\"" + id + "\",\"model\":\"itn-seq2seq\",\"text\":\"one\",\"params\":" + params + "}");
             assertEquals("invalid_parameters", onlyError().getError().getCode(), params);
         }
     }
@@ -148,5 +154,62 @@ class TokenizerTopologyTest {
         // And the stage keeps going
         sendJson("ok", "{\"id\":\"ok\",\"model\":\"itn-gpt\",\"text\":\"one\"}");
         assertEquals("ok", tokens.readKeyValue().key);
+    }
+
+    @Test
+    void aRetriedIdIsAnsweredOnceEvenWithOtherContent() {
+        long before = TokenizerMetrics.INSTANCE.duplicates();
+        sendJson("d1", "{\"id\":\"d1\",\"model\":\"itn-gpt\",\"text\":\"one dollar\"}");
+        sendJson("d1", "{\"id\":\"d1\",\"model\":\"itn-gpt\",\"text\":\"one dollar\"}");
+        sendJson("d1", "{\"id\":\"d1\",\"model\":\"itn-gpt\",\"text\":\"two dollars\"}");
+        // an id refused once is not tried again either
+        sendJson("d2", "{\"id\":\"d2\",\"model\":\"nope\",\"text\":\"one\"}");
+        sendJson("d2", "{\"id\":\"d2\",\"model\":\"itn-gpt\",\"text\":\"one\"}");
+        List<SequenceTokens> out = tokens.readValuesToList();
+        assertEquals(1, out.size());
+        assertEquals(10, out.get(0).getTokenIds().size());
+        assertEquals(1, results.readValuesToList().size());
+        assertEquals(before + 3, TokenizerMetrics.INSTANCE.duplicates());
+    }
+
+    @Test
+    void aRequestKeyedOtherwiseIsRekeyedByItsIdAndStillAnsweredOnce() {
+        long before = TokenizerMetrics.INSTANCE.rekeyed();
+        sendJson("some-key", "{\"id\":\"k1\",\"model\":\"itn-gpt\",\"text\":\"one\"}");
+        sendJson(null, "{\"id\":\"k1\",\"model\":\"itn-gpt\",\"text\":\"one\"}");
+        List<TestRecord<String, SequenceTokens>> out = tokens.readRecordsToList();
+        assertEquals(1, out.size());
+        assertEquals("k1", out.get(0).key());
+        assertEquals(before + 2, TokenizerMetrics.INSTANCE.rekeyed());
+    }
+
+    @Test
+    void aRequestOverTheSizeLimitGetsAnErrorNamingTheLimit() {
+        driver.close();
+        driver = new TopologyTestDriver(TokenizerTopology.build(models,
+                new TokenizerTopology.Config(200, java.time.Duration.ofMinutes(5))));
+        start(driver);
+        sendJson("big", "{\"id\":\"big\",\"model\":\"itn-gpt\",\"text\":\"one\",\"metadata\":{\"pad\":\""
+                + "x".repeat(300) + "\"}}");
+        SequenceResult r = onlyError();
+        assertEquals("request_too_large", r.getError().getCode());
+        assertEquals("big", r.getId());
+        assertTrue(r.getError().getMessage().contains("200"), r.getError().getMessage());
+        sendJson("small", "{\"id\":\"small\",\"model\":\"itn-gpt\",\"text\":\"one\"}");
+        assertEquals("small", tokens.readKeyValue().key);
+    }
+
+    @Test
+    void idsAreForgottenAfterTheWindow() {
+        driver.close();
+        driver = new TopologyTestDriver(TokenizerTopology.build(models,
+                new TokenizerTopology.Config(65536, java.time.Duration.ofSeconds(30))));
+        start(driver);
+        sendJson("w", "{\"id\":\"w\",\"model\":\"itn-gpt\",\"text\":\"one\"}");
+        sendJson("w", "{\"id\":\"w\",\"model\":\"itn-gpt\",\"text\":\"one\"}");
+        assertEquals(1, tokens.readValuesToList().size());
+        driver.advanceWallClockTime(java.time.Duration.ofSeconds(40));
+        sendJson("w", "{\"id\":\"w\",\"model\":\"itn-gpt\",\"text\":\"one\"}");
+        assertEquals(1, tokens.readValuesToList().size());
     }
 }

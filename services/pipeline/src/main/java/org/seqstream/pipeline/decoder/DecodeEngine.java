@@ -1,0 +1,187 @@
+package org.seqstream.pipeline.decoder;
+
+import org.seqstream.runtime.DecodeBatch;
+import org.seqstream.runtime.Generation;
+import org.seqstream.runtime.ModelCatalog;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The decoding work of one stream thread: one continuous batch per model over the sequences of
+ * every task the thread runs, at most {@code maxActive} at once, and one queue of those waiting.
+ *
+ * <p>Tasks ({@link DecodeProcessor}s) hand sequences in and take their results out. A task's
+ * stores and output may only be written while that task runs, so whatever a step produces for a
+ * task waits in its {@link Delivery} outbox until the task's next punctuation, a millisecond
+ * later. A crash loses at most deliveries not yet written; the resumed sequence regenerates them
+ * identically, because a sampled token depends only on the seed, the step and the tokens before.
+ *
+ * <p>Used from its stream thread only; not thread-safe.
+ */
+final class DecodeEngine {
+    /** Something a step produced for a task. */
+    sealed interface Delivery permits Admitted, Token, Finished {
+    }
+
+    /** The sequence joined the batch. */
+    record Admitted(String key) implements Delivery {
+    }
+
+    /** A generated token ({@code hasToken} false for the end of sequence, which is not emitted). */
+    record Token(String key, String model, int index, long token, boolean hasToken, boolean last) implements Delivery {
+    }
+
+    /** The sequence finished. */
+    record Finished(String key, String model, Generation generation) implements Delivery {
+    }
+
+    /** Where the engine reads a queued sequence from and sends what it produces to: a task. */
+    interface Owner {
+        /** The sequence {@code key} as stored by the owner, or null if it is gone. */
+        Queued load(String key);
+
+        void deliver(Delivery d);
+    }
+
+    /** A sequence ready to join a batch of {@code model}. */
+    record Queued(String model, DecodeBatch.Sequence sequence) {
+    }
+
+    private record Waiting(Owner owner, String key) {
+    }
+
+    /** Steps wait for every task to take its deliveries, but no longer than this. */
+    private static final long MAX_DELIVERY_WAIT_NANOS = 100_000_000L;
+
+    private final ModelCatalog models;
+    private final DecoderTopology.Config config;
+    private final DecoderMetrics metrics;
+    private final Map<String, DecodeBatch> batches = new LinkedHashMap<>();
+    private final Deque<Waiting> waiting = new ArrayDeque<>();
+    private final Map<String, Owner> active = new HashMap<>();
+    private final Map<String, String> activeModel = new HashMap<>();
+    private final Set<Owner> owners = new HashSet<>();
+    private long undelivered;
+    private long lastStep;
+
+    DecodeEngine(ModelCatalog models, DecoderTopology.Config config, DecoderMetrics metrics) {
+        this.models = models;
+        this.config = config;
+        this.metrics = metrics;
+    }
+
+    void register(Owner owner) {
+        owners.add(owner);
+    }
+
+    /** The owner's task is closing (shut down or moved away): its sequences leave the batch and the queue. */
+    void release(Owner owner) {
+        owners.remove(owner);
+        waiting.removeIf(w -> w.owner() == owner);
+        Map<String, List<String>> gone = new HashMap<>();
+        active.entrySet().removeIf(e -> {
+            if (e.getValue() != owner) {
+                return false;
+            }
+            gone.computeIfAbsent(activeModel.remove(e.getKey()), m -> new ArrayList<>()).add(e.getKey());
+            return true;
+        });
+        gone.forEach((model, keys) -> batches.get(model).remove(keys));
+        if (owners.isEmpty()) {
+            batches.values().forEach(DecodeBatch::close);
+            batches.clear();
+            undelivered = 0;
+        }
+        publishGauges();
+    }
+
+    boolean isIdle() {
+        return owners.isEmpty();
+    }
+
+    int queued() {
+        return waiting.size();
+    }
+
+    /** Queues a sequence: at the back, or at the front for one that was decoding before (it resumes). */
+    void enqueue(Owner owner, String key, boolean front) {
+        if (front) {
+            waiting.addFirst(new Waiting(owner, key));
+        } else {
+            waiting.addLast(new Waiting(owner, key));
+        }
+    }
+
+    /** The owner took {@code n} deliveries. */
+    void delivered(int n) {
+        undelivered = Math.max(0, undelivered - n);
+    }
+
+    /** Runs a step unless deliveries of the last one are still waiting for their tasks. */
+    void tick() {
+        long now = System.nanoTime();
+        if (undelivered > 0 && now - lastStep < MAX_DELIVERY_WAIT_NANOS) {
+            return;
+        }
+        lastStep = now;
+        admit();
+        for (var e : batches.entrySet()) {
+            String model = e.getKey();
+            DecodeBatch batch = e.getValue();
+            if (batch.size() == 0) {
+                continue;
+            }
+            long start = System.nanoTime();
+            int size = batch.size();
+            List<DecodeBatch.Event> events = batch.step();
+            metrics.step(size, System.nanoTime() - start, (int) events.stream().filter(DecodeBatch.Event::hasToken).count());
+            for (DecodeBatch.Event ev : events) {
+                send(ev.key(), new Token(ev.key(), model, ev.index(), ev.token(), ev.hasToken(), ev.finished()));
+            }
+            batch.takeFinished(models.tokenizer(model)).forEach((key, g) -> {
+                send(key, new Finished(key, model, g));
+                active.remove(key);
+                activeModel.remove(key);
+            });
+        }
+        publishGauges();
+    }
+
+    private void send(String key, Delivery d) {
+        Owner o = active.get(key);
+        if (o != null) {
+            o.deliver(d);
+            undelivered++;
+        }
+    }
+
+    private void admit() {
+        Map<String, List<DecodeBatch.Sequence>> byModel = new LinkedHashMap<>();
+        while (active.size() < config.maxActive() && !waiting.isEmpty()) {
+            Waiting w = waiting.pollFirst();
+            Queued q = w.owner().load(w.key());
+            if (q == null || active.containsKey(w.key())) {
+                continue;
+            }
+            byModel.computeIfAbsent(q.model(), m -> new ArrayList<>()).add(q.sequence());
+            active.put(w.key(), w.owner());
+            activeModel.put(w.key(), q.model());
+            send(w.key(), new Admitted(w.key()));
+        }
+        byModel.forEach((model, seqs) -> batches
+                .computeIfAbsent(model, m -> new DecodeBatch(models.sessions(m), false)).admit(seqs));
+    }
+
+    private void publishGauges() {
+        metrics.active(active.size());
+        metrics.waiting(waiting.size());
+    }
+}
