@@ -3,58 +3,33 @@
 # environment variables) against a broker from `seqctl local --stages none`, sends inputs to
 # both models with `seqctl send`, and checks every output against `seqctl generate`.
 #   scripts/services-check.sh [INPUT_FILE]     (default: the first 40 lines of models/eval/heldout.tsv)
-# Prints one summary line per model and exits non-zero on any difference or missing result.
+# Prints one summary line per model, each stage's work from its metrics, and the peak resident
+# memory of every process; exits non-zero on any difference or missing result.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
+source scripts/lib/stack.sh
 work="$(mktemp -d /tmp/seq-services-XXXX)"
-port="${SEQ_CHECK_PORT:-19400}"
-pids=()
-ports=()
-cleanup() {
-  # services first, the broker last, so that they can leave their groups cleanly
-  for ((i=${#pids[@]}-1; i>=0; i--)); do
-    kill "${pids[$i]}" 2>/dev/null || true
-    [ "$i" -gt 0 ] || sleep 5
-  done
-  sleep 2
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+trap 'stack_cleanup 2>/dev/null; rm -rf "$work"' EXIT
+stack_init "$work" "${SEQ_CHECK_PORT:-19400}" 4
 
-if [ $# -ge 1 ]; then cp "$1" "$work/inputs.txt"; else cut -f1 models/eval/heldout.tsv | head -40 > "$work/inputs.txt"; fi
-for s in tokenizer embedding encoder decoder; do
-  [ -f "services/$s/target/quarkus-app/quarkus-run.jar" ] || { echo "building the services..." >&2; ./mvnw -q -B -DskipTests install >&2; break; }
-done
-
-./seqctl local --port "$port" --stages none --data-dir "$work/broker" > "$work/broker.log" 2>&1 &
-pids+=($!)
-for i in $(seq 1 120); do grep -q '^ready' "$work/broker.log" && break; sleep 1; done
-grep -q '^ready' "$work/broker.log" || { echo "broker did not start" >&2; cat "$work/broker.log" >&2; exit 1; }
-
-http=8181
-for s in tokenizer embedding encoder decoder; do
-  KAFKA_BOOTSTRAP_SERVERS="localhost:$port" SEQ_MODELS_DIR="$root/models" SEQ_DEVICE=cpu SEQ_HTTP_PORT=$http \
-    SEQ_INSTANCE_ID="check-$s" SEQ_STATE_DIR="$work/state-$s" \
-    java -jar "services/$s/target/quarkus-app/quarkus-run.jar" > "$work/$s.log" 2>&1 &
-  pids+=($!)
-  ports+=("$http")
-  http=$((http + 1))
-done
-for p in "${ports[@]}"; do
-  for i in $(seq 1 120); do curl -sf "localhost:$p/q/health/ready" > /dev/null && break; sleep 1; done
-  curl -sf "localhost:$p/q/health/ready" > /dev/null || { echo "service on port $p not ready" >&2; tail -20 "$work"/*.log >&2; exit 1; }
-done
+if [ $# -ge 1 ]; then cp "$1" "$work/inputs.txt"; else head -40 models/eval/heldout.tsv | cut -f1 > "$work/inputs.txt"; fi
+stack_broker_start
+stack_start tokenizer tokenizer 8181
+stack_start embedding embedding 8182
+stack_start encoder encoder 8183
+stack_start decoder decoder 8184
+for p in 8181 8182 8183 8184; do stack_wait_ready "$p"; done
 echo "broker and 4 services ready" >&2
 
+pairs() { python3 -c 'import sys,json; [print(json.dumps([r["input"], r.get("output"), r.get("error") is not None])) for r in map(json.loads, sys.stdin)]'; }
 status=0
 for model in itn-seq2seq itn-gpt; do
-  ./seqctl generate --model "$model" --device cpu < "$work/inputs.txt" 2>/dev/null \
-    | python3 -c 'import sys,json; [print(json.dumps([r["input"], r.get("output"), r.get("error") is not None])) for r in map(json.loads, sys.stdin)]' > "$work/$model.generate"
-  ./seqctl send --bootstrap "localhost:$port" --model "$model" --timeout 300 < "$work/inputs.txt" 2>/dev/null \
-    | python3 -c 'import sys,json; [print(json.dumps([r["input"], r.get("output"), r.get("error") is not None])) for r in map(json.loads, sys.stdin)]' > "$work/$model.send" || status=1
-  n=$(wc -l < "$work/inputs.txt"); same=$(python3 - "$work/$model.generate" "$work/$model.send" <<'PY'
+  ./seqctl generate --model "$model" --device cpu < "$work/inputs.txt" 2>/dev/null | pairs > "$work/$model.generate"
+  ./seqctl send --bootstrap "localhost:$STACK_PORT" --model "$model" --timeout 300 < "$work/inputs.txt" 2>/dev/null \
+    | pairs > "$work/$model.send" || status=1
+  n=$(wc -l < "$work/inputs.txt")
+  same=$(python3 - "$work/$model.generate" "$work/$model.send" <<'PY'
 import sys, json
 a = [json.loads(l) for l in open(sys.argv[1])]
 b = [json.loads(l) for l in open(sys.argv[2])]
@@ -64,10 +39,13 @@ PY
   echo "$model: $n sent, $(wc -l < "$work/$model.send") results, $same identical to seqctl generate"
   [ "$same" = "$n" ] || status=1
 done
-# every neural stage reports its own work on /q/metrics
-for pair in "${ports[1]}:seq_embedding_records_total" "${ports[2]}:seq_encoder_records_total" "${ports[3]}:seq_decoder_tokens_total"; do
-  value=$(curl -sf "localhost:${pair%%:*}/q/metrics" | awk -v m="${pair#*:}" '$1 == m {print $2}')
+# every stage reports its own work on /q/metrics
+for pair in 8181:seq_tokenizer_tokenized_total 8182:seq_embedding_records_total 8183:seq_encoder_records_total \
+            8184:seq_decoder_tokens_total; do
+  value=$(stack_metric "${pair%%:*}" "${pair#*:}")
   echo "${pair#*:} $value"
-  awk -v v="${value:-0}" 'BEGIN {exit !(v > 0)}' || status=1
+  awk -v v="$value" 'BEGIN {exit !(v > 0)}' || status=1
 done
+echo "peak RSS MB: broker $(stack_peak_rss broker), tokenizer $(stack_peak_rss tokenizer), embedding $(stack_peak_rss embedding)," \
+  "encoder $(stack_peak_rss encoder), decoder $(stack_peak_rss decoder)"
 exit $status

@@ -41,7 +41,7 @@ final class LocalCommand implements Callable<Integer> {
     int partitions;
 
     @Option(names = "--max-active", defaultValue = "64", paramLabel = "N",
-            description = "Sequences decoding at once per decoder task; more wait durably (default: ${DEFAULT-VALUE}).")
+            description = "Sequences decoding at once in the decoder; more wait durably (default: ${DEFAULT-VALUE}).")
     int maxActive;
 
     @Mixin

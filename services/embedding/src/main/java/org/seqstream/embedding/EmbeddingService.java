@@ -25,6 +25,7 @@ public class EmbeddingService implements HealthCheck {
         BatchStageLoop<?> loop = stage.loop();
         FunctionCounter.builder("seq_embedding_records", loop, BatchStageLoop::records).register(registry);
         FunctionCounter.builder("seq_embedding_batches", loop, BatchStageLoop::batches).register(registry);
+        FunctionCounter.builder("seq_embedding_aborted_transactions", loop, BatchStageLoop::abortedTransactions).register(registry);
         FunctionCounter.builder("seq_embedding_model_seconds", loop, BatchStageLoop::handleSeconds).register(registry);
         Gauge.builder("seq_embedding_batch_size", loop, BatchStageLoop::lastBatchSize).register(registry);
     }

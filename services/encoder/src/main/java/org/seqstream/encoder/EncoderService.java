@@ -25,6 +25,7 @@ public class EncoderService implements HealthCheck {
         BatchStageLoop<?> loop = stage.loop();
         FunctionCounter.builder("seq_encoder_records", loop, BatchStageLoop::records).register(registry);
         FunctionCounter.builder("seq_encoder_batches", loop, BatchStageLoop::batches).register(registry);
+        FunctionCounter.builder("seq_encoder_aborted_transactions", loop, BatchStageLoop::abortedTransactions).register(registry);
         FunctionCounter.builder("seq_encoder_model_seconds", loop, BatchStageLoop::handleSeconds).register(registry);
         Gauge.builder("seq_encoder_batch_size", loop, BatchStageLoop::lastBatchSize).register(registry);
     }

@@ -55,8 +55,10 @@ public final class BatchStageLoop<I> implements Runnable, AutoCloseable {
     private final Deserializer<I> deserializer;
     private final Handler<I> handler;
     private final KafkaConsumer<String, byte[]> consumer;
-    private final KafkaProducer<String, byte[]> producer;
+    private final Map<String, Object> producerConfig;
+    private KafkaProducer<String, byte[]> producer;
     private volatile boolean running = true;
+    private final java.util.concurrent.atomic.LongAdder aborted = new java.util.concurrent.atomic.LongAdder();
     private volatile long lastPollMs;
     private final java.util.concurrent.atomic.LongAdder handled = new java.util.concurrent.atomic.LongAdder();
     private final java.util.concurrent.atomic.LongAdder batches = new java.util.concurrent.atomic.LongAdder();
@@ -80,11 +82,17 @@ public final class BatchStageLoop<I> implements Runnable, AutoCloseable {
         c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         c.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, maxPollRecords);
+        // A crashed instance's partitions move to the others after this long (the broker's minimum is 6 s).
+        c.putIfAbsent(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, 10_000);
+        c.putIfAbsent(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, 3_000);
         this.consumer = new KafkaConsumer<>(c, new StringDeserializer(), new ByteArrayDeserializer());
         Map<String, Object> p = common(clientConfig, "producer.");
         p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, transactionalId);
         p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
         p.put(ProducerConfig.LINGER_MS_CONFIG, 0);
+        // A transaction left open by a crash blocks read_committed readers until it times out.
+        p.putIfAbsent(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, 10_000);
+        this.producerConfig = p;
         this.producer = new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
     }
 
@@ -102,9 +110,9 @@ public final class BatchStageLoop<I> implements Runnable, AutoCloseable {
 
     @Override
     public void run() {
-        producer.initTransactions();
-        consumer.subscribe(List.of(topic));
         try {
+            untilDone(() -> producer.initTransactions(), "starting its transactional producer");
+            consumer.subscribe(List.of(topic));
             while (running) {
                 ConsumerRecords<String, byte[]> records = consumer.poll(Duration.ofMillis(100));
                 lastPollMs = System.currentTimeMillis();
@@ -122,12 +130,16 @@ public final class BatchStageLoop<I> implements Runnable, AutoCloseable {
                     LOG.error("{}: fenced by a newer instance with the same transactional id; stopping", stage);
                     return;
                 } catch (KafkaException e) {
-                    // The batch is not committed: abort and read it again from the last committed offsets.
+                    // Not committed (broker gone, partitions moved, ...): abort, then read the batch
+                    // again from the last committed offsets.
                     LOG.warn("{}: transaction aborted, the batch will be processed again: {}", stage, e.getMessage());
-                    producer.abortTransaction();
-                    rewind(records);
+                    aborted.increment();
+                    abort();
+                    untilDone(() -> rewind(records), "rewinding to the committed offsets");
                 }
             }
+        } catch (ProducerFencedException e) {
+            LOG.error("{}: fenced by a newer instance with the same transactional id; stopping", stage);
         } catch (WakeupException e) {
             if (running) {
                 throw e;
@@ -135,6 +147,38 @@ public final class BatchStageLoop<I> implements Runnable, AutoCloseable {
         } finally {
             consumer.close();
             producer.close();
+        }
+    }
+
+    /** Aborts the open transaction; if the producer cannot, a new one with the same id aborts it on start. */
+    private void abort() {
+        try {
+            producer.abortTransaction();
+        } catch (KafkaException e) {
+            LOG.warn("{}: cannot abort ({}); starting a new producer", stage, e.getMessage());
+            producer.close(Duration.ZERO);
+            producer = new KafkaProducer<>(producerConfig, new StringSerializer(), new ByteArraySerializer());
+            untilDone(() -> producer.initTransactions(), "restarting its transactional producer");
+        }
+    }
+
+    /** Runs {@code step} until it succeeds or the loop stops, retrying each second while the broker is away. */
+    private void untilDone(Runnable step, String what) {
+        for (int attempt = 1; running; attempt++) {
+            try {
+                step.run();
+                return;
+            } catch (ProducerFencedException | WakeupException e) {
+                throw e;
+            } catch (KafkaException e) {
+                LOG.warn("{}: {} failed (attempt {}), retrying: {}", stage, what, attempt, e.getMessage());
+                try {
+                    Thread.sleep(1000);
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    running = false;
+                }
+            }
         }
     }
 
@@ -196,6 +240,9 @@ public final class BatchStageLoop<I> implements Runnable, AutoCloseable {
 
     /** Records handled so far. */
     public long records() { return handled.sum(); }
+
+    /** Transactions aborted (and their batches processed again) so far. */
+    public long abortedTransactions() { return aborted.sum(); }
 
     /** Micro-batches handled so far. */
     public long batches() { return batches.sum(); }

@@ -79,7 +79,8 @@ public final class EmbeddedKafka implements AutoCloseable {
         p.put("num.partitions", "4");
         p.put("auto.create.topics.enable", "false");
         KafkaConfig config = new KafkaConfig(p);
-        try {
+        // A data directory formatted before keeps its cluster id: the broker restarts on its data.
+        if (!Files.exists(dataDir.resolve("meta.properties"))) try {
             new Formatter()
                     .setNodeId(1)
                     .setClusterId(Uuid.randomUuid().toString())

@@ -9,6 +9,8 @@ import jakarta.enterprise.inject.Disposes;
 import jakarta.enterprise.inject.Produces;
 import jakarta.inject.Singleton;
 import org.apache.kafka.streams.Topology;
+import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
+import org.seqstream.pipeline.StreamsErrors;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.seqstream.pipeline.tokenizer.TokenizerMetrics;
 import org.seqstream.pipeline.tokenizer.TokenizerTopology;
@@ -31,6 +33,12 @@ public class TokenizerService {
 
     void close(@Disposes ModelCatalog models) {
         models.close();
+    }
+
+    /** A failed stream thread is replaced rather than the whole client shut down. */
+    @Produces
+    StreamsUncaughtExceptionHandler uncaught() {
+        return StreamsErrors.replaceThread(TokenizerTopology.STAGE);
     }
 
     @Produces
