@@ -21,7 +21,7 @@ public class EncoderService implements HealthCheck {
     private StageLoops.Running stage;
 
     void start(@Observes StartupEvent event, Config config, MeterRegistry registry) {
-        stage = StageLoops.Running.start("encoder", key -> config.getValue(key, String.class));
+        stage = StageLoops.Running.start("encoder", key -> config.getOptionalValue(key, String.class).orElse(null));
         BatchStageLoop<?> loop = stage.loop();
         FunctionCounter.builder("seq_encoder_records", loop, BatchStageLoop::records).register(registry);
         FunctionCounter.builder("seq_encoder_batches", loop, BatchStageLoop::batches).register(registry);

@@ -50,7 +50,8 @@ public final class StageLoops {
      * A running embedding or encoder stage as its service runs it: the models of
      * {@code seq.models-dir} and the stage's loop. {@code config} reads the service's settings:
      * seq.models-dir, seq.device, seq.onnx.threads, kafka.bootstrap.servers, seq.instance-id,
-     * seq.max-batch.
+     * seq.max-batch, and the client security settings of {@link KafkaSecurity} as "kafka." + property
+     * (null when not set).
      */
     public static final class Running implements AutoCloseable {
         private final ModelCatalog models;
@@ -67,9 +68,10 @@ public final class StageLoops {
             String bootstrap = config.apply("kafka.bootstrap.servers");
             String instance = config.apply("seq.instance-id");
             int maxBatch = Integer.parseInt(config.apply("seq.max-batch"));
+            Map<String, Object> security = KafkaSecurity.settings(p -> config.apply("kafka." + p));
             BatchStageLoop<?> loop = switch (stage) {
-                case EmbeddingStage.STAGE -> embedding(models, bootstrap, Map.of(), instance, maxBatch);
-                case EncoderStage.STAGE -> encoder(models, bootstrap, Map.of(), instance, maxBatch);
+                case EmbeddingStage.STAGE -> embedding(models, bootstrap, security, instance, maxBatch);
+                case EncoderStage.STAGE -> encoder(models, bootstrap, security, instance, maxBatch);
                 default -> throw new IllegalArgumentException("no loop stage named " + stage);
             };
             return new Running(models, loop.start());
