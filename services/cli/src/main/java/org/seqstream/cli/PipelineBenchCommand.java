@@ -12,6 +12,7 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.seqstream.pipeline.LocalPipeline;
+import org.seqstream.pipeline.decoder.DecoderMetrics;
 import org.seqstream.pipeline.decoder.DecoderTopology;
 import org.seqstream.runtime.Device;
 import org.seqstream.runtime.Generation;
@@ -54,6 +55,18 @@ final class PipelineBenchCommand implements Callable<Integer> {
     @Option(names = "--requests", defaultValue = "128", paramLabel = "N", description = "Requests per concurrency level.")
     int requests;
 
+    @Option(names = "--commit-ms", paramLabel = "MS",
+            description = "Commit interval of both Kafka Streams stages (default: tokenizer 20, decoder 50).")
+    Integer commitMs;
+
+    @Option(names = "--fetch-wait-ms", defaultValue = "500", paramLabel = "MS",
+            description = "fetch.max.wait.ms of every consumer (default: ${DEFAULT-VALUE}).")
+    int fetchWaitMs;
+
+    @Option(names = "--client", paramLabel = "KEY=VALUE",
+            description = "A Kafka client setting for every stage's clients (repeatable).")
+    Map<String, String> client = new java.util.HashMap<>();
+
     @Mixin
     ModelOptions models;
 
@@ -65,16 +78,20 @@ final class PipelineBenchCommand implements Callable<Integer> {
              ModelCatalog catalog = ModelCatalog.load(models.modelsDir(), Device.parse(models.device), models.threads);
              LocalPipeline pipeline = LocalPipeline.start(catalog, new LocalPipeline.Settings(kafka.bootstrapServers(),
                      Set.copyOf(LocalPipeline.STAGES), 4, dir.resolve("state"), DecoderTopology.Config.DEFAULT.withMaxActive(256),
-                     Map.of(), "bench"))) {
+                     overrides(), "bench"))) {
             Generator gen = new Generator(catalog.sessions(model), catalog.tokenizer(model));
             List<Generator.Request> reqs = new ArrayList<>();
             texts.forEach(t -> reqs.add(new Generator.Request(catalog.tokenizer(model).encode(t), SamplingParams.greedy(128))));
             closedLoop(kafka.bootstrapServers(), texts.subList(0, Math.min(16, texts.size())), 8);   // warm-up
             System.out.printf("%s, %d requests per level, greedy, in one process on this machine%n%n", model, texts.size());
-            System.out.println("| concurrency | pipeline tokens/s | pipeline p50 latency ms | in-process tokens/s (batch = concurrency) | pipeline / in-process |");
-            System.out.println("|---:|---:|---:|---:|---:|");
+            System.out.println("| concurrency | pipeline tokens/s | pipeline p50 latency ms | in-process tokens/s (batch = concurrency) | pipeline / in-process | mean decoder batch | decoder step time share | mean ms before decoder / in decoder / to client |");
+            System.out.println("|---:|---:|---:|---:|---:|---:|---:|---|");
+            DecoderMetrics dm = DecoderMetrics.INSTANCE;
             for (int c : concurrency) {
+                long steps0 = dm.steps(), tokens0 = dm.tokens(), nanos0 = dm.stepNanos(), wall0 = System.nanoTime();
                 double[] pipe = closedLoop(kafka.bootstrapServers(), texts, c);
+                double meanBatch = (dm.tokens() - tokens0) / (double) Math.max(1, dm.steps() - steps0);
+                double stepShare = (dm.stepNanos() - nanos0) / (double) (System.nanoTime() - wall0);
                 long start = System.nanoTime(), tokens = 0;
                 for (int i = 0; i < reqs.size(); i += c) {
                     for (Generation g : gen.generate(reqs.subList(i, Math.min(reqs.size(), i + c)))) {
@@ -82,10 +99,20 @@ final class PipelineBenchCommand implements Callable<Integer> {
                     }
                 }
                 double inproc = tokens / ((System.nanoTime() - start) / 1e9);
-                System.out.printf("| %d | %.0f | %.0f | %.0f | %.2f |%n", c, pipe[0], pipe[1], inproc, pipe[0] / inproc);
+                System.out.printf("| %d | %.0f | %.0f | %.0f | %.2f | %.1f | %.0f%% | %.0f / %.0f / %.0f |%n", c, pipe[0], pipe[1],
+                        inproc, pipe[0] / inproc, meanBatch, 100 * stepShare, pipe[2], pipe[3], pipe[4]);
             }
         }
         return 0;
+    }
+
+    private Map<String, Object> overrides() {
+        Map<String, Object> o = new HashMap<>(client);
+        if (commitMs != null) {
+            o.put("commit.interval.ms", commitMs);
+        }
+        o.put("fetch.max.wait.ms", fetchWaitMs);
+        return o;
     }
 
     /** Keeps {@code c} requests in flight until every text is answered; returns tokens/s and p50 latency (ms). */
@@ -93,14 +120,19 @@ final class PipelineBenchCommand implements Callable<Integer> {
         Map<String, Object> base = Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         Map<String, Object> cc = new HashMap<>(base);
         cc.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        cc.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, fetchWaitMs);
         String run = "bench-" + System.nanoTime() + "-";
         Map<String, Long> sent = new HashMap<>();
         List<Long> latencies = new ArrayList<>();
+        double[] split = new double[3];
+        Map<String, double[]> hops = new java.util.TreeMap<>();   // mean ms: before the decoder, in the decoder, until visible to the client
         long tokens = 0;
         try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(cc, new StringDeserializer(), new ByteArrayDeserializer());
              KafkaProducer<String, byte[]> producer = new KafkaProducer<>(base, new StringSerializer(), new ByteArraySerializer())) {
             List<TopicPartition> parts = new ArrayList<>();
-            consumer.partitionsFor(Topics.RESULTS.name()).forEach(p -> parts.add(new TopicPartition(p.topic(), p.partition())));
+            for (String topic : List.of(Topics.RESULTS.name(), Topics.TOKENS.name(), Topics.EMBEDDINGS.name(), Topics.ENCODED.name())) {
+                consumer.partitionsFor(topic).forEach(p -> parts.add(new TopicPartition(p.topic(), p.partition())));
+            }
             consumer.assign(parts);
             consumer.seekToEnd(parts);
             parts.forEach(consumer::position);
@@ -118,18 +150,38 @@ final class PipelineBenchCommand implements Callable<Integer> {
                 }
                 producer.flush();
                 for (ConsumerRecord<String, byte[]> rec : consumer.poll(Duration.ofMillis(20))) {
+                    if (!rec.topic().equals(Topics.RESULTS.name())) {
+                        Long t0 = sent.get(rec.key());
+                        if (t0 != null) {
+                            hops.computeIfAbsent(rec.topic(), k -> new double[2]);
+                            hops.get(rec.topic())[0] += (System.nanoTime() - t0) / 1e6;
+                            hops.get(rec.topic())[1]++;
+                        }
+                        continue;
+                    }
                     Long t0 = sent.remove(rec.key());
                     if (t0 != null) {
                         SequenceResult res = Topics.RESULTS.valueSerde().deserializer().deserialize(rec.topic(), rec.value());
                         tokens += res.getUsage().getGeneratedTokens();
-                        latencies.add((System.nanoTime() - t0) / 1_000_000);
+                        long total = (System.nanoTime() - t0) / 1_000_000;
+                        latencies.add(total);
+                        double decoder = res.getTimings().stream().filter(t -> t.getStage().equals("decoder"))
+                                .mapToDouble(org.seqstream.schemas.StageTiming::getMillis).sum();
+                        double visible = System.currentTimeMillis() - rec.timestamp();
+                        split[0] += total - decoder - visible;
+                        split[1] += decoder;
+                        split[2] += visible;
                         done++;
                     }
                 }
             }
             double seconds = (System.nanoTime() - start) / 1e9;
             latencies.sort(Long::compare);
-            return new double[] {tokens / seconds, latencies.get(latencies.size() / 2)};
+            int n = latencies.size();
+            StringBuilder h = new StringBuilder();
+            hops.forEach((topic, v) -> h.append(String.format("%s %.0f ms, ", topic, v[0] / v[1])));
+            System.err.println("concurrency " + c + ": visible to a read_committed consumer after " + h);
+            return new double[] {tokens / seconds, latencies.get(n / 2), split[0] / n, split[1] / n, split[2] / n};
         }
     }
 }

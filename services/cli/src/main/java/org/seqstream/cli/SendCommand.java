@@ -314,6 +314,11 @@ final class SendCommand implements Callable<Integer> {
         }
         long done = doneAt[i] != 0 ? doneAt[i] : System.nanoTime();
         rec.put("latency_ms", (done - sentAt[i]) / 1_000_000);
+        if (!r.getTimings().isEmpty()) {
+            Map<String, Long> timings = new LinkedHashMap<>();
+            r.getTimings().forEach(t -> timings.merge(t.getStage(), Math.round(t.getMillis()), Long::sum));
+            rec.put("stage_ms", timings);
+        }
         return JSON.writeValueAsString(rec);
     }
 }

@@ -47,8 +47,9 @@ public class DecoderService {
     Topology topology(ModelCatalog models,
                       @ConfigProperty(name = "seq.decoder.max-active") int maxActive,
                       @ConfigProperty(name = "seq.decoder.max-queued") int maxQueued,
-                      @ConfigProperty(name = "seq.decoder.step-every") Duration stepEvery) {
-        return DecoderTopology.build(models, new DecoderTopology.Config(maxActive, maxQueued, stepEvery));
+                      @ConfigProperty(name = "seq.decoder.step-every") Duration stepEvery,
+                      @ConfigProperty(name = "seq.decoder.step-budget") Duration stepBudget) {
+        return DecoderTopology.build(models, new DecoderTopology.Config(maxActive, maxQueued, stepEvery, stepBudget));
     }
 
     void metrics(@Observes StartupEvent event, MeterRegistry registry) {

@@ -40,6 +40,13 @@ public final class LocalPipeline implements AutoCloseable {
                            DecoderTopology.Config decoder, Map<String, Object> clientOverrides, String instanceId) {
     }
 
+    /**
+     * How often the Kafka Streams stages commit, which is when their output becomes visible to
+     * read_committed readers (the services' defaults too): the tokenizer's commits are cheap;
+     * the decoder's interrupt decoding, so it commits less often.
+     */
+    public static final int TOKENIZER_COMMIT_MS = 20, DECODER_COMMIT_MS = 50;
+
     private final List<KafkaStreams> streams = new ArrayList<>();
     private final List<BatchStageLoop<?>> loops = new ArrayList<>();
 
@@ -102,16 +109,17 @@ public final class LocalPipeline implements AutoCloseable {
 
     private void startStreams(String appId, Topology topology, Settings s, Map<String, Object> client) {
         Properties p = new Properties();
-        p.putAll(client);
         p.put(StreamsConfig.APPLICATION_ID_CONFIG, appId);
         p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
         p.put(StreamsConfig.STATE_DIR_CONFIG, s.stateDir().resolve(appId).toString());
-        p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 100);
+        p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, appId.contains("decoder") ? DECODER_COMMIT_MS : TOKENIZER_COMMIT_MS);
         // The decoder steps from a wall-clock punctuator, which runs between polls: a short poll
         // keeps steps coming when no new record arrives (the default 100 ms caps it at 10 tokens/s).
         p.put(StreamsConfig.POLL_MS_CONFIG, 2);
         p.put(StreamsConfig.consumerPrefix(org.apache.kafka.clients.consumer.ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG), 10_000);
         p.put(StreamsConfig.consumerPrefix(org.apache.kafka.clients.consumer.ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG), 3_000);
+        // Given settings win over these defaults (commit.interval.ms for benchmarks, security).
+        p.putAll(client);
         KafkaStreams ks = new KafkaStreams(topology, p);
         ks.setUncaughtExceptionHandler(StreamsErrors.replaceThread(appId));
         ks.start();

@@ -426,12 +426,19 @@ public final class DecodeBatch implements AutoCloseable {
             return OnnxTensor.createTensor(env, LongBuffer.wrap(dst), shape);
         }
         FloatBuffer src = t.getFloatBuffer();
-        float[] dst = new float[keep.length * rowSize];
+        FloatBuffer dst = directFloats(keep.length * rowSize);
         for (int i = 0; i < keep.length; i++) {
-            src.position(keep[i] * rowSize);
-            src.get(dst, i * rowSize, rowSize);
+            dst.put(src.slice(keep[i] * rowSize, rowSize));
         }
-        return OnnxTensor.createTensor(env, FloatBuffer.wrap(dst), shape);
+        return OnnxTensor.createTensor(env, dst.rewind(), shape);
+    }
+
+    /**
+     * A native-order direct buffer: ONNX Runtime uses it as the tensor's memory, where a heap
+     * array would be copied once more.
+     */
+    private static FloatBuffer directFloats(int n) {
+        return java.nio.ByteBuffer.allocateDirect(n * Float.BYTES).order(java.nio.ByteOrder.nativeOrder()).asFloatBuffer();
     }
 
     /**
@@ -448,33 +455,34 @@ public final class DecodeBatch implements AutoCloseable {
         if (b.getInfo().type == OnnxJavaType.INT64) {
             long[] dst = new long[(na + nb) * heads * l * inner];
             if (a != null && na > 0) {
-                copyRows(a.getLongBuffer(), null, dst, null, 0, na, heads, la, inner, l);
+                copyRows(a.getLongBuffer(), dst, 0, na, heads, la, inner, l);
             }
-            copyRows(b.getLongBuffer(), null, dst, null, na, nb, heads, lb, inner, l);
+            copyRows(b.getLongBuffer(), dst, na, nb, heads, lb, inner, l);
             return OnnxTensor.createTensor(env, LongBuffer.wrap(dst), shape);
         }
-        float[] dst = new float[(na + nb) * heads * l * inner];
+        FloatBuffer dst = directFloats((na + nb) * heads * l * inner);
         if (a != null && na > 0) {
-            copyRows(null, a.getFloatBuffer(), null, dst, 0, na, heads, la, inner, l);
+            copyRows(a.getFloatBuffer(), dst, 0, na, heads, la, inner, l);
         }
-        copyRows(null, b.getFloatBuffer(), null, dst, na, nb, heads, lb, inner, l);
-        return OnnxTensor.createTensor(env, FloatBuffer.wrap(dst), shape);
+        copyRows(b.getFloatBuffer(), dst, na, nb, heads, lb, inner, l);
+        return OnnxTensor.createTensor(env, dst.rewind(), shape);
     }
 
-    private static void copyRows(LongBuffer ls, FloatBuffer fs, long[] ld, float[] fd, int firstRow, int n, int heads,
-                                 int len, int inner, int l) {
+    private static void copyRows(FloatBuffer src, FloatBuffer dst, int firstRow, int n, int heads, int len, int inner, int l) {
         int chunk = len * inner;
         for (int r = 0; r < n; r++) {
             for (int h = 0; h < heads; h++) {
-                int src = (r * heads + h) * chunk;
-                int dst = ((firstRow + r) * heads + h) * l * inner;
-                if (ls != null) {
-                    ls.position(src);
-                    ls.get(ld, dst, chunk);
-                } else {
-                    fs.position(src);
-                    fs.get(fd, dst, chunk);
-                }
+                dst.put(((firstRow + r) * heads + h) * l * inner, src, (r * heads + h) * chunk, chunk);
+            }
+        }
+    }
+
+    private static void copyRows(LongBuffer src, long[] dst, int firstRow, int n, int heads, int len, int inner, int l) {
+        int chunk = len * inner;
+        for (int r = 0; r < n; r++) {
+            for (int h = 0; h < heads; h++) {
+                src.position((r * heads + h) * chunk);
+                src.get(dst, ((firstRow + r) * heads + h) * l * inner, chunk);
             }
         }
     }

@@ -55,11 +55,19 @@ final class DecodeEngine {
     record Queued(String model, DecodeBatch.Sequence sequence) {
     }
 
-    private record Waiting(Owner owner, String key) {
+    private record Waiting(Owner owner, String key, long sinceNanos) {
     }
 
-    /** Steps wait for every task to take its deliveries, but no longer than this. */
-    private static final long MAX_DELIVERY_WAIT_NANOS = 100_000_000L;
+    /**
+     * A running batch takes newcomers in groups: joining copies the whole KV cache, so one join
+     * per arriving sequence would cost more than the decoding. Newcomers join when a quarter of
+     * the running batch is waiting, or when the first has waited this long, or at once into an
+     * empty batch.
+     */
+    private static final long MAX_ADMISSION_WAIT_NANOS = 20_000_000L;
+
+    /** Deliveries that tasks have not taken yet, beyond which the engine stops stepping until they do. */
+    private static final long MAX_UNDELIVERED = 100_000;
 
     private final ModelCatalog models;
     private final DecoderTopology.Config config;
@@ -68,9 +76,8 @@ final class DecodeEngine {
     private final Deque<Waiting> waiting = new ArrayDeque<>();
     private final Map<String, Owner> active = new HashMap<>();
     private final Map<String, String> activeModel = new HashMap<>();
-    private final Set<Owner> owners = new HashSet<>();
+    private final Set<Owner> owners = new java.util.LinkedHashSet<>();
     private long undelivered;
-    private long lastStep;
 
     DecodeEngine(ModelCatalog models, DecoderTopology.Config config, DecoderMetrics metrics) {
         this.models = models;
@@ -114,9 +121,9 @@ final class DecodeEngine {
     /** Queues a sequence: at the back, or at the front for one that was decoding before (it resumes). */
     void enqueue(Owner owner, String key, boolean front) {
         if (front) {
-            waiting.addFirst(new Waiting(owner, key));
+            waiting.addFirst(new Waiting(owner, key, System.nanoTime()));
         } else {
-            waiting.addLast(new Waiting(owner, key));
+            waiting.addLast(new Waiting(owner, key, System.nanoTime()));
         }
     }
 
@@ -125,13 +132,25 @@ final class DecodeEngine {
         undelivered = Math.max(0, undelivered - n);
     }
 
-    /** Runs a step unless deliveries of the last one are still waiting for their tasks. */
+    /** Sequences decoding now. */
+    int active() {
+        return active.size();
+    }
+
+    /**
+     * Whether {@code owner} runs the decoding steps: one task of the thread does, so that a
+     * round of the stream thread's loop (process records, punctuate every task, commit) spends
+     * one step budget, not one per task; the others only take their deliveries.
+     */
+    boolean drives(Owner owner) {
+        return !owners.isEmpty() && owners.iterator().next() == owner;
+    }
+
+    /** Admits waiting sequences while slots are free, then runs one decoding step per model. */
     void tick() {
-        long now = System.nanoTime();
-        if (undelivered > 0 && now - lastStep < MAX_DELIVERY_WAIT_NANOS) {
+        if (undelivered > MAX_UNDELIVERED) {
             return;
         }
-        lastStep = now;
         admit();
         for (var e : batches.entrySet()) {
             String model = e.getKey();
@@ -164,6 +183,15 @@ final class DecodeEngine {
     }
 
     private void admit() {
+        if (waiting.isEmpty()) {
+            return;
+        }
+        int free = config.maxActive() - active.size();
+        boolean due = active.isEmpty() || waiting.size() >= Math.min(free, Math.max(1, active.size() / 4))
+                || System.nanoTime() - waiting.peekFirst().sinceNanos() >= MAX_ADMISSION_WAIT_NANOS;
+        if (!due) {
+            return;
+        }
         Map<String, List<DecodeBatch.Sequence>> byModel = new LinkedHashMap<>();
         while (active.size() < config.maxActive() && !waiting.isEmpty()) {
             Waiting w = waiting.pollFirst();

@@ -48,6 +48,7 @@ final class DecodeProcessor implements Processor<String, byte[], String, Object>
     private final DecoderMetrics metrics = DecoderMetrics.INSTANCE;
     private final List<DecodeEngine.Delivery> outbox = new ArrayList<>();
     private final Set<String> handedIn = new HashSet<>();
+    private final Map<String, String[]> pieces = new java.util.HashMap<>();
     private ProcessorContext<String, Object> context;
     private KeyValueStore<String, SequenceEncoded> sequences;
     private KeyValueStore<String, DecodeProgress> progress;
@@ -99,13 +100,25 @@ final class DecodeProcessor implements Processor<String, byte[], String, Object>
         engine.enqueue(this, id, false);
     }
 
+    /**
+     * Decoding steps for up to the step budget, then back to the stream thread, which polls new
+     * records and commits. Several steps per punctuation spare a small batch the cost of a poll
+     * per token. One task of the thread drives the steps; every task takes its deliveries.
+     */
     private void punctuate() {
         if (!scanned) {
             resumeStored();
             scanned = true;
         }
-        engine.tick();
-        takeDeliveries();
+        if (engine.drives(this)) {
+            long deadline = System.nanoTime() + config.stepBudget().toNanos();
+            do {
+                engine.tick();
+                takeDeliveries();
+            } while (engine.active() > 0 && System.nanoTime() < deadline);
+        } else {
+            takeDeliveries();
+        }
     }
 
     /**
@@ -181,7 +194,7 @@ final class DecodeProcessor implements Processor<String, byte[], String, Object>
         }
         context.forward(new Record<>(t.key(), (Object) TokenEvent.newBuilder().setId(t.key())
                 .setIndex(t.index()).setTokenId(t.token())
-                .setTextDelta(models.tokenizer(t.model()).decode(new long[] {t.token()})).build(),
+                .setTextDelta(piece(t.model(), t.token())).build(),
                 context.currentSystemTimeMs()), DecoderTopology.TO_STREAM);
         if (!t.last()) {
             List<Long> ids = new ArrayList<>(p.getGeneratedIds());
@@ -189,6 +202,16 @@ final class DecodeProcessor implements Processor<String, byte[], String, Object>
             p.setGeneratedIds(ids);
             progress.put(t.key(), p);
         }
+    }
+
+    /** The text of one token, decoded once per model and token. */
+    private String piece(String model, long token) {
+        String[] table = pieces.computeIfAbsent(model, m -> new String[models.find(m).orElseThrow().vocabSize()]);
+        int i = (int) token;
+        if (table[i] == null) {
+            table[i] = models.tokenizer(model).decode(new long[] {token});
+        }
+        return table[i];
     }
 
     private static SamplingParams params(GenerationParams p) {

@@ -30,10 +30,12 @@ public final class DecoderTopology {
      *                    decoder runs one), over all its partitions; more wait durably in the store
      * @param maxQueued   sequences waiting per instance; a new one beyond it is refused with an
      *                    {@code overloaded} error result
-     * @param stepEvery   how often the scheduler runs a decoding step (wall clock)
+     * @param stepEvery   how often the scheduler runs (wall clock)
+     * @param stepBudget  how long the scheduler may keep decoding before the stream thread polls
+     *                    and commits again
      */
-    public record Config(int maxActive, int maxQueued, Duration stepEvery) {
-        public static final Config DEFAULT = new Config(64, 4096, Duration.ofMillis(1));
+    public record Config(int maxActive, int maxQueued, Duration stepEvery, Duration stepBudget) {
+        public static final Config DEFAULT = new Config(64, 4096, Duration.ofMillis(1), Duration.ofMillis(10));
 
         public Config {
             if (maxActive < 1 || maxQueued < 0) {
@@ -43,7 +45,11 @@ public final class DecoderTopology {
         }
 
         public Config withMaxActive(int n) {
-            return new Config(n, maxQueued, stepEvery);
+            return new Config(n, maxQueued, stepEvery, stepBudget);
+        }
+
+        public Config withStepBudget(Duration budget) {
+            return new Config(maxActive, maxQueued, stepEvery, budget);
         }
     }
 
@@ -58,10 +64,13 @@ public final class DecoderTopology {
         Map<Thread, DecodeEngine> engines = new ConcurrentHashMap<>();
         t.addProcessor(PROCESSOR, () -> new DecodeProcessor(models, config, engines), SOURCE);
         // The request with its encoder output, written once; and the small progress, after every step.
+        // Cached: between two commits only the last value of a key reaches RocksDB and the
+        // changelog, so a sequence's progress is written once per commit, not once per token,
+        // and a sequence that starts and finishes within one commit interval writes nothing.
         t.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(SEQUENCES_STORE),
-                Serdes.String(), Topics.ENCODED.valueSerde()), PROCESSOR);
+                Serdes.String(), Topics.ENCODED.valueSerde()).withCachingEnabled(), PROCESSOR);
         t.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(PROGRESS_STORE),
-                Serdes.String(), Serdes.serdeFrom(Topics.PROGRESS, Topics.PROGRESS)), PROCESSOR);
+                Serdes.String(), Serdes.serdeFrom(Topics.PROGRESS, Topics.PROGRESS)).withCachingEnabled(), PROCESSOR);
         t.addSink(TO_STREAM, Topics.STREAM.name(), Topics.STREAM.keySerde().serializer(),
                 Topics.STREAM.valueSerde().serializer(), PROCESSOR);
         t.addSink(TO_RESULTS, Topics.RESULTS.name(), Topics.RESULTS.keySerde().serializer(),

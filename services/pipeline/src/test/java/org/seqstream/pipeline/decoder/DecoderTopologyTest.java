@@ -154,8 +154,8 @@ class DecoderTopologyTest {
         Map<String, SequenceEncoded> seqStore = new HashMap<>();
         Map<String, DecodeProgress> progStore = new HashMap<>();
         Map<String, StringBuilder> streamed = new HashMap<>();
-        // Given an instance that decoded a few steps and stopped
-        try (Harness h = new Harness(DecoderTopology.Config.DEFAULT)) {
+        // Given an instance that decoded a few steps (one per punctuation) and stopped
+        try (Harness h = new Harness(DecoderTopology.Config.DEFAULT.withStepBudget(Duration.ZERO))) {
             for (int i = 0; i < INPUTS.size(); i++) {
                 String id = "r" + i;
                 h.send(encoded("itn-gpt", id, INPUTS.get(i), p));
@@ -198,7 +198,7 @@ class DecoderTopologyTest {
         // Given one active slot and room for two waiting sequences
         GenerationParams greedy = GenerationParams.newBuilder().build();
         long before = DecoderMetrics.INSTANCE.rejectedSequences();
-        try (Harness h = new Harness(new DecoderTopology.Config(1, 2, Duration.ofMillis(1)))) {
+        try (Harness h = new Harness(new DecoderTopology.Config(1, 2, Duration.ofMillis(1), Duration.ofMillis(10)))) {
             // When five arrive before the scheduler runs
             for (int i = 0; i < 5; i++) {
                 h.send(encoded("itn-gpt", "q" + i, INPUTS.get(i), greedy));
