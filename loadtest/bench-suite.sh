@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The benchmark suite: one command, one report. In one run, on this machine:
+#   1. PyTorch eager next to the Java in-process generator (seqctl bench; PyTorch if torch is installed),
+#   2. the in-process generator at batch 1, 8, 32 and 64, and one request alone,
+#   3. the pipeline as separate processes (a broker from `seqctl local --stages none` and the
+#      four service jars) at each concurrency, with seqload run,
+#   4. the peak resident memory of every process,
+# then writes report.md (tables, ratios against the targets) and chart.html.
+#
+#   loadtest/bench-suite.sh [--model NAME] [--concurrency 1,8,32,64] [--duration S] [--out DIR]
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+source scripts/lib/stack.sh
+
+model=itn-seq2seq
+levels=1,8,32,64
+duration=30
+out=""
+args="$*"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --model) model="$2"; shift 2 ;;
+    --concurrency) levels="$2"; shift 2 ;;
+    --duration) duration="$2"; shift 2 ;;
+    --out) out="$2"; shift 2 ;;
+    -h|--help) sed -n 2,11p "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+out="${out:-loadtest/reports/$model}"
+mkdir -p "$out"
+log() { echo "[$(date +%T)] $*" >&2; }
+
+[ -f loadtest/target/seqload.jar ] && [ -f services/decoder/target/quarkus-app/quarkus-run.jar ] || {
+  log "building..."; ./mvnw -q -B -DskipTests install >&2; }
+seqload() { java -Dseq.repo.root="$root" -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -jar loadtest/target/seqload.jar "$@"; }
+
+log "1/4 PyTorch eager and Java in-process (seqctl bench)"
+./seqctl bench --models "$model" --batch-sizes 1,64 2>/dev/null > "$out/pytorch.md" || echo "(seqctl bench failed)" > "$out/pytorch.md"
+
+log "2/4 in-process generator at batch $levels and one request alone"
+seqload inprocess --model "$model" --batch-sizes "$levels" --out "$out/inprocess.json"
+
+work="$(mktemp -d /tmp/seq-bench-suite-XXXX)"
+trap 'stack_cleanup 2>/dev/null; rm -rf "$work"' EXIT
+stack_init "$work" "${SEQ_BENCH_PORT:-19700}" 4
+log "3/4 pipeline: broker on localhost:$STACK_PORT and the four service jars (JVM options: ${STACK_JAVA_OPTS--Xmx256m -XX:+UseSerialGC})"
+stack_broker_start
+stack_start tokenizer tokenizer 18381
+stack_start embedding embedding 18382
+stack_start encoder encoder 18383
+stack_start decoder decoder 18384
+for p in 18381 18382 18383 18384; do stack_wait_ready "$p"; done
+seqload run --bootstrap "localhost:$STACK_PORT" --model "$model" --concurrency "$levels" --duration "$duration" \
+  --warmup 5 --out "$out/pipeline.json"
+
+log "4/4 peak memory and the report"
+printf '{"tokenizer": %s, "embedding": %s, "encoder": %s, "decoder": %s, "broker": %s}\n' \
+  "$(stack_peak_rss tokenizer)" "$(stack_peak_rss embedding)" "$(stack_peak_rss encoder)" "$(stack_peak_rss decoder)" \
+  "$(stack_peak_rss broker)" > "$out/rss.json"
+seqload report --inprocess "$out/inprocess.json" --pipeline "$out/pipeline.json" --rss "$out/rss.json" \
+  --pytorch "$out/pytorch.md" --out-dir "$out" \
+  --machine "$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/ {print $2}') GB, $(java -version 2>&1 | head -1)" \
+  --command "loadtest/bench-suite.sh${args:+ $args}"
+log "report: $out/report.md"
