@@ -2,9 +2,10 @@
 # The benchmark suite: one command, one report. In one run, on this machine:
 #   1. PyTorch eager next to the Java in-process generator (seqctl bench; PyTorch if torch is installed),
 #   2. the in-process generator at batch 1, 8, 32 and 64, and one request alone,
-#   3. the pipeline as separate processes (a broker from `seqctl local --stages none` and the
-#      four service jars) at each concurrency, with seqload run,
-#   4. the peak resident memory of every process,
+#   3. the pipeline at each concurrency with seqload run, on two stacks: `seqctl local` (broker
+#      and four stages in one process; the ratios use this one) and the four service jars as
+#      separate processes against a broker from `seqctl local --stages none`,
+#   4. the peak resident memory of every process of the second,
 # then writes report.md (tables, ratios against the targets) and chart.html.
 #
 #   loadtest/bench-suite.sh [--model NAME] [--concurrency 1,8,32,64] [--duration S] [--out DIR]
@@ -34,7 +35,7 @@ log() { echo "[$(date +%T)] $*" >&2; }
 
 [ -f loadtest/target/seqload.jar ] && [ -f services/decoder/target/quarkus-app/quarkus-run.jar ] || {
   log "building..."; ./mvnw -q -B -DskipTests install >&2; }
-seqload() { java -Dseq.repo.root="$root" -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -jar loadtest/target/seqload.jar "$@"; }
+seqload() { java -Dseq.repo.root="$root" -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -Dorg.slf4j.simpleLogger.log.ai.djl=error -jar loadtest/target/seqload.jar "$@"; }
 
 log "1/4 PyTorch eager and Java in-process (seqctl bench)"
 ./seqctl bench --models "$model" --batch-sizes 1,64 2>/dev/null > "$out/pytorch.md" || echo "(seqctl bench failed)" > "$out/pytorch.md"
@@ -43,9 +44,18 @@ log "2/4 in-process generator at batch $levels and one request alone"
 seqload inprocess --model "$model" --batch-sizes "$levels" --out "$out/inprocess.json"
 
 work="$(mktemp -d /tmp/seq-bench-suite-XXXX)"
-trap 'stack_cleanup 2>/dev/null; rm -rf "$work"' EXIT
-stack_init "$work" "${SEQ_BENCH_PORT:-19700}" 4
-log "3/4 pipeline: broker on localhost:$STACK_PORT and the four service jars (JVM options: ${STACK_JAVA_OPTS--Xmx256m -XX:+UseSerialGC})"
+trap 'stack_cleanup 2>/dev/null; [ -n "${local_pid:-}" ] && kill "$local_pid" 2>/dev/null; rm -rf "$work"' EXIT
+port="${SEQ_BENCH_PORT:-19700}"
+log "3/4 pipeline (a): seqctl local on localhost:$((port + 1)), broker and stages in one process"
+./seqctl local --port $((port + 1)) --data-dir "$work/local" > "$work/local.log" 2>&1 &
+local_pid=$!
+for _ in $(seq 1 240); do grep -q '^ready' "$work/local.log" && break; sleep 0.5; done
+seqload run --bootstrap "localhost:$((port + 1))" --model "$model" --concurrency "$levels" --duration "$duration" \
+  --warmup 10 --label "seqctl local (one process)" --out "$out/pipeline-local.json"
+kill "$local_pid"; wait "$local_pid" 2>/dev/null || true; local_pid=""
+
+stack_init "$work" "$port" 4
+log "3/4 pipeline (b): broker on localhost:$STACK_PORT and the four service jars (JVM options: ${STACK_JAVA_OPTS--Xmx256m -XX:+UseSerialGC})"
 stack_broker_start
 stack_start tokenizer tokenizer 18381
 stack_start embedding embedding 18382
@@ -53,13 +63,14 @@ stack_start encoder encoder 18383
 stack_start decoder decoder 18384
 for p in 18381 18382 18383 18384; do stack_wait_ready "$p"; done
 seqload run --bootstrap "localhost:$STACK_PORT" --model "$model" --concurrency "$levels" --duration "$duration" \
-  --warmup 5 --out "$out/pipeline.json"
+  --warmup 10 --label "service jars (separate processes)" --out "$out/pipeline-services.json"
 
 log "4/4 peak memory and the report"
 printf '{"tokenizer": %s, "embedding": %s, "encoder": %s, "decoder": %s, "broker": %s}\n' \
   "$(stack_peak_rss tokenizer)" "$(stack_peak_rss embedding)" "$(stack_peak_rss encoder)" "$(stack_peak_rss decoder)" \
   "$(stack_peak_rss broker)" > "$out/rss.json"
-seqload report --inprocess "$out/inprocess.json" --pipeline "$out/pipeline.json" --rss "$out/rss.json" \
+seqload report --inprocess "$out/inprocess.json" --pipeline "$out/pipeline-local.json" \
+  --pipeline "$out/pipeline-services.json" --rss "$out/rss.json" \
   --pytorch "$out/pytorch.md" --out-dir "$out" \
   --machine "$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/ {print $2}') GB, $(java -version 2>&1 | head -1)" \
   --command "loadtest/bench-suite.sh${args:+ $args}"

@@ -22,7 +22,8 @@ import java.util.concurrent.Callable;
         description = "Write report.md and chart.html from the JSON of inprocess and run.")
 final class ReportCommand implements Callable<Integer> {
     @Option(names = "--inprocess", required = true, paramLabel = "FILE") Path inprocess;
-    @Option(names = "--pipeline", required = true, paramLabel = "FILE") Path pipeline;
+    @Option(names = "--pipeline", required = true, paramLabel = "FILE",
+            description = "The JSON of seqload run (repeatable, one per stack); ratios use the first.") List<Path> pipelines;
     @Option(names = "--rss", paramLabel = "FILE", description = "JSON object: process name to peak RSS in MB.") Path rss;
     @Option(names = "--pytorch", paramLabel = "FILE", description = "The table printed by seqctl bench (PyTorch eager next to Java).") Path pytorch;
     @Option(names = "--machine", defaultValue = "", paramLabel = "TEXT") String machine;
@@ -33,7 +34,12 @@ final class ReportCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        JsonNode in = JSON.readTree(inprocess.toFile()), pipe = JSON.readTree(pipeline.toFile());
+        JsonNode in = JSON.readTree(inprocess.toFile());
+        List<JsonNode> pipes = new ArrayList<>();
+        for (Path p : pipelines) {
+            pipes.add(JSON.readTree(p.toFile()));
+        }
+        JsonNode pipe = pipes.get(0);
         Map<Integer, Double> batched = new LinkedHashMap<>();
         in.get("batches").forEach(b -> batched.put(b.get("batch").asInt(), b.get("tokens_per_s").asDouble()));
         double single = in.get("single_request_ms").get("p50").asDouble();
@@ -56,19 +62,27 @@ final class ReportCommand implements Callable<Integer> {
         batched.forEach((b, t) -> md.append(String.format(Locale.ROOT, "| %d | %.0f |%n", b, t)));
         md.append(String.format(Locale.ROOT, "%nOne request alone (tokenize, encode, decode): p50 %.1f ms, p90 %.1f ms.%n%n",
                 single, in.get("single_request_ms").get("p90").asDouble()));
-        md.append("## Pipeline\n\n| load | requests/s | tokens/s | TTFT p50 / p99 ms | end-to-end p50 / p90 / p99 ms | inter-token p50 / p99 ms | lost | in-process tokens/s at batch = load | pipeline / in-process |\n");
-        md.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-        for (JsonNode l : levels) {
-            String load = l.get("mode").asText() + " " + RunCommand.fmt(l.get("level").asDouble());
-            Double base = l.get("mode").asText().equals("concurrency") ? batched.get(l.get("level").asInt()) : null;
-            double tps = l.get("tokens_per_s").asDouble();
-            md.append(String.format(Locale.ROOT, "| %s | %.1f | %.0f | %s / %s | %s / %s / %s | %s / %s | %d | %s | %s |%n", load,
-                    l.get("requests_per_s").asDouble(), tps,
-                    p(l, "ttft_ms", "p50"), p(l, "ttft_ms", "p99"), p(l, "e2e_ms", "p50"), p(l, "e2e_ms", "p90"), p(l, "e2e_ms", "p99"),
-                    p(l, "itl_ms", "p50"), p(l, "itl_ms", "p99"), l.get("lost").asLong(),
-                    base == null ? "-" : String.format(Locale.ROOT, "%.0f", base), base == null ? "-" : String.format(Locale.ROOT, "%.2f", tps / base)));
+        for (JsonNode pj : pipes) {
+            List<JsonNode> ls = new ArrayList<>();
+            pj.get("levels").forEach(ls::add);
+            md.append("## Pipeline: ").append(pj.path("stack").asText("")).append("\n\n");
+            md.append("| load | requests/s | tokens/s | TTFT p50 / p99 ms | end-to-end p50 / p90 / p99 ms | inter-token p50 / p99 ms | lost | in-process tokens/s at batch = load | pipeline / in-process |\n");
+            md.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+            for (JsonNode l : ls) {
+                String load = l.get("mode").asText() + " " + RunCommand.fmt(l.get("level").asDouble());
+                Double base = l.get("mode").asText().equals("concurrency") ? batched.get(l.get("level").asInt()) : null;
+                double tps = l.get("tokens_per_s").asDouble();
+                md.append(String.format(Locale.ROOT, "| %s | %.1f | %.0f | %s / %s | %s / %s / %s | %s / %s | %d | %s | %s |%n", load,
+                        l.get("requests_per_s").asDouble(), tps,
+                        p(l, "ttft_ms", "p50"), p(l, "ttft_ms", "p99"), p(l, "e2e_ms", "p50"), p(l, "e2e_ms", "p90"), p(l, "e2e_ms", "p99"),
+                        p(l, "itl_ms", "p50"), p(l, "itl_ms", "p99"), l.get("lost").asLong(),
+                        base == null ? "-" : String.format(Locale.ROOT, "%.0f", base), base == null ? "-" : String.format(Locale.ROOT, "%.2f", tps / base)));
+            }
+            md.append("\n");
         }
-        md.append("\n## Ratios and targets\n\n| measure | value | target | met |\n|---|---:|---:|---|\n");
+        md.append("Token events become visible to readers when the decoder commits (every 50 ms), several at a time: "
+                + "inter-token latency is 0 between tokens of one commit and about the commit interval between commits.\n");
+        md.append("\n## Ratios and targets (").append(pipe.path("stack").asText("first pipeline")).append(")\n\n| measure | value | target | met |\n|---|---:|---:|---|\n");
         JsonNode c64 = find(levels, 64), c1 = find(levels, 1);
         if (c64 != null && batched.containsKey(64)) {
             double r = c64.get("tokens_per_s").asDouble() / batched.get(64);

@@ -70,6 +70,9 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--top-p", defaultValue = "1.0") double topP;
     @Option(names = "--seed", defaultValue = "0") long seed;
 
+    @Option(names = "--label", defaultValue = "", paramLabel = "TEXT", description = "What was loaded, for the report.")
+    String label;
+
     @Option(names = "--out", defaultValue = "pipeline.json", paramLabel = "FILE", description = "Where to write the results (default: ${DEFAULT-VALUE}).")
     Path out;
 
@@ -89,6 +92,7 @@ final class RunCommand implements Callable<Integer> {
         }
         Map<String, Object> doc = new LinkedHashMap<>();
         doc.put("model", model);
+        doc.put("stack", label);
         doc.put("bootstrap", bootstrap);
         doc.put("duration_s", duration);
         doc.put("params", Map.of("max_new_tokens", maxNewTokens, "temperature", temperature, "top_k", topK, "top_p", topP, "seed", seed));

@@ -25,7 +25,11 @@ final class GenerationOptions {
             description = "Seed of the sampler; the same seed gives the same output (default: ${DEFAULT-VALUE}).")
     long seed;
 
+    @Option(names = "--stop", paramLabel = "TEXT",
+            description = "Stop when the output contains TEXT; the output ends before it (repeatable, up to 4).")
+    java.util.List<String> stop = new java.util.ArrayList<>();
+
     SamplingParams params() {
-        return new SamplingParams(maxNewTokens, temperature, topK, topP, seed);
+        return new SamplingParams(maxNewTokens, temperature, topK, topP, seed, stop);
     }
 }

@@ -247,7 +247,7 @@ final class SendCommand implements Callable<Integer> {
             String id = "send-" + run + "-" + i;
             GenerationParams params = GenerationParams.newBuilder().setMaxNewTokens(g.maxNewTokens)
                     .setTemperature(g.temperature).setTopK(g.topK).setTopP(g.topP)
-                    .setSeed(g.seed).setTruncate(s.truncate()).build();
+                    .setSeed(g.seed).setTruncate(s.truncate()).setStop(g.stop).build();
             SequenceRequest r = SequenceRequest.newBuilder().setId(id).setModel(s.model()).setText(line)
                     .setParams(params).setMetadata(Map.of(TAG, tag)).setCreatedAtMs(System.currentTimeMillis()).build();
             return new Outgoing(id, id, Topics.REQUESTS.valueSerde().serializer().serialize(Topics.REQUESTS.name(), r), null, null);
@@ -273,6 +273,7 @@ final class SendCommand implements Callable<Integer> {
         if (!params.has("top_p")) params.put("top_p", g.topP);
         if (!params.has("seed")) params.put("seed", g.seed);
         if (!params.has("truncate")) params.put("truncate", s.truncate());
+        if (!params.has("stop") && !g.stop.isEmpty()) g.stop.forEach(params.putArray("stop")::add);
         ObjectNode meta = req.path("metadata").isObject() ? (ObjectNode) req.get("metadata") : req.putObject("metadata");
         meta.put(TAG, tag);
         if (!req.has("created_at_ms")) {

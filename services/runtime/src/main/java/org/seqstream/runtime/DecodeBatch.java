@@ -45,6 +45,7 @@ public final class DecodeBatch implements AutoCloseable {
     private static final String REMOVED = "removed";
 
     private final ModelPackage pkg;
+    private final TextTokenizer tokenizer;
     private final OnnxModel model;
     private final int vocab;
     private final boolean recordLogits;
@@ -76,6 +77,12 @@ public final class DecodeBatch implements AutoCloseable {
     }
 
     public DecodeBatch(OnnxModel model, boolean recordLogits) {
+        this(model, null, recordLogits);
+    }
+
+    /** With {@code tokenizer}, sequences with stop strings stop at them. */
+    public DecodeBatch(OnnxModel model, TextTokenizer tokenizer, boolean recordLogits) {
+        this.tokenizer = tokenizer;
         this.model = model;
         this.pkg = model.pkg();
         this.vocab = pkg.vocabSize();
@@ -255,6 +262,12 @@ public final class DecodeBatch implements AutoCloseable {
                 continue;
             }
             row.out[row.outLen++] = tok;
+            if (!p.stop().isEmpty() && tokenizer != null && cutAtStop(row)) {
+                row.finish = Generation.STOP;
+                finishedRows.add(row);
+                events.add(new Event(row.seq.key(), index, tok, true, row.finish));
+                continue;
+            }
             if (row.outLen >= p.maxNewTokens()) {
                 row.finish = Generation.LENGTH;
                 finishedRows.add(row);
@@ -295,6 +308,30 @@ public final class DecodeBatch implements AutoCloseable {
         if (any && size() == 0) {
             clear();
         }
+    }
+
+    /**
+     * Whether the row's text now contains a stop string; if so, its tokens are cut to the longest
+     * prefix whose text ends before the stop string.
+     */
+    private boolean cutAtStop(Row row) {
+        String text = tokenizer.decode(Arrays.copyOf(row.out, row.outLen));
+        int cut = -1;
+        for (String stop : row.seq.params().stop()) {
+            int at = text.indexOf(stop);
+            if (at >= 0 && (cut < 0 || at < cut)) {
+                cut = at;
+            }
+        }
+        if (cut < 0) {
+            return false;
+        }
+        int k = row.outLen;
+        while (k > 0 && tokenizer.decode(Arrays.copyOf(row.out, k)).length() > cut) {
+            k--;
+        }
+        row.outLen = k;
+        return true;
     }
 
     /** The sequences that finished since the last call, by key. */

@@ -68,7 +68,7 @@ public final class Generator {
                     batch.get(i).params()));
         }
         Map<String, Generation> done = new java.util.HashMap<>();
-        try (DecodeBatch decoding = new DecodeBatch(model, recordLogits)) {
+        try (DecodeBatch decoding = new DecodeBatch(model, tokenizer, recordLogits)) {
             decoding.admit(seqs);
             while (decoding.size() > 0) {
                 decoding.step();

@@ -85,6 +85,9 @@ public final class OnnxModel implements AutoCloseable {
                 so.setIntraOpNumThreads(threads);
             }
             so.setInterOpNumThreads(1);
+            // Idle worker threads sleep instead of spinning: the stages share machines (and cores)
+            // with each other, the broker and the JVM, where spinning pools starve one another.
+            so.addConfigEntry("session.intra_op.allow_spinning", "0");
             if (device == Device.CUDA) {
                 so.addCUDA(0);
             }

@@ -8,9 +8,21 @@ package org.seqstream.runtime;
  * @param topK         keep only the k most likely tokens; 0 keeps all
  * @param topP         keep the smallest set of tokens whose probability reaches p; 1 keeps all
  * @param seed         with the step index, fixes every random draw of the request
+ * @param stop         generation stops once the output contains one of these strings; the
+ *                     output ends before it (finish reason {@code stop})
  */
-public record SamplingParams(int maxNewTokens, double temperature, int topK, double topP, long seed) {
+public record SamplingParams(int maxNewTokens, double temperature, int topK, double topP, long seed, java.util.List<String> stop) {
     public static final int DEFAULT_MAX_NEW_TOKENS = 128;
+    /** At most this many stop strings, each at most {@link #MAX_STOP_LENGTH} characters. */
+    public static final int MAX_STOPS = 4, MAX_STOP_LENGTH = 32;
+
+    public SamplingParams {
+        stop = stop == null ? java.util.List.of() : java.util.List.copyOf(stop);
+    }
+
+    public SamplingParams(int maxNewTokens, double temperature, int topK, double topP, long seed) {
+        this(maxNewTokens, temperature, topK, topP, seed, java.util.List.of());
+    }
 
     public static SamplingParams greedy(int maxNewTokens) {
         return new SamplingParams(maxNewTokens, 0.0, 0, 1.0, 0L);
@@ -34,6 +46,10 @@ public record SamplingParams(int maxNewTokens, double temperature, int topK, dou
         }
         if (!(topP > 0.0 && topP <= 1.0)) {
             throw new InputException(InputException.INVALID_PARAMETERS, "top_p must be in (0, 1], got " + topP);
+        }
+        if (stop.size() > MAX_STOPS || stop.stream().anyMatch(x -> x.isEmpty() || x.length() > MAX_STOP_LENGTH)) {
+            throw new InputException(InputException.INVALID_PARAMETERS, "stop takes at most " + MAX_STOPS
+                    + " strings of 1 to " + MAX_STOP_LENGTH + " characters, got " + stop);
         }
         return this;
     }

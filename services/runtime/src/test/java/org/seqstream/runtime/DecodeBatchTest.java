@@ -146,4 +146,28 @@ class DecodeBatchTest {
             }
         }
     }
+
+    @ParameterizedTest
+    @ValueSource(strings = {Shipped.SEQ2SEQ, Shipped.GPT})
+    void aStopStringEndsTheOutputBeforeIt(String name) {
+        Shipped.Loaded m = Shipped.load(name);
+        long[] src = m.tokenizer().encode("only seven percent replied");
+        Generation full = m.generator(false).generate(List.of(new Generator.Request(src, SamplingParams.greedy(100)))).get(0);
+        assertEquals("only 7% replied", full.text());
+        // stop at "%": the output ends before it, with finish reason stop and its ids cut to match
+        SamplingParams stop = new SamplingParams(100, 0, 0, 1.0, 0, List.of("%", "zzz"));
+        Generation cut = m.generator(false).generate(List.of(new Generator.Request(src, stop))).get(0);
+        assertEquals("only 7", cut.text());
+        assertEquals(Generation.STOP, cut.finishReason());
+        assertEquals("only 7", m.tokenizer().decode(cut.ids()));
+        // a stop string that never appears changes nothing
+        SamplingParams never = new SamplingParams(100, 0, 0, 1.0, 0, List.of("@@"));
+        assertEquals(full.text(), m.generator(false).generate(List.of(new Generator.Request(src, never))).get(0).text());
+        // too many or empty stop strings are refused
+        InputException e = org.junit.jupiter.api.Assertions.assertThrows(InputException.class,
+                () -> new SamplingParams(10, 0, 0, 1.0, 0, List.of("a", "b", "c", "d", "e")).validate(m.pkg()));
+        assertEquals(InputException.INVALID_PARAMETERS, e.code());
+        org.junit.jupiter.api.Assertions.assertThrows(InputException.class,
+                () -> new SamplingParams(10, 0, 0, 1.0, 0, List.of("")).validate(m.pkg()));
+    }
 }

@@ -205,7 +205,7 @@ final class DecodeEngine {
             send(w.key(), new Admitted(w.key()));
         }
         byModel.forEach((model, seqs) -> batches
-                .computeIfAbsent(model, m -> new DecodeBatch(models.sessions(m), false)).admit(seqs));
+                .computeIfAbsent(model, m -> new DecodeBatch(models.sessions(m), models.tokenizer(m), false)).admit(seqs));
     }
 
     private void publishGauges() {

@@ -215,7 +215,7 @@ final class DecodeProcessor implements Processor<String, byte[], String, Object>
     }
 
     private static SamplingParams params(GenerationParams p) {
-        return new SamplingParams(p.getMaxNewTokens(), p.getTemperature(), p.getTopK(), p.getTopP(), p.getSeed());
+        return new SamplingParams(p.getMaxNewTokens(), p.getTemperature(), p.getTopK(), p.getTopP(), p.getSeed(), p.getStop());
     }
 
     private void finish(String id, Generation g) {

@@ -158,7 +158,7 @@ final class TokenizeProcessor implements Processor<String, byte[], String, Objec
     }
 
     static SamplingParams params(GenerationParams p) {
-        return new SamplingParams(p.getMaxNewTokens(), p.getTemperature(), p.getTopK(), p.getTopP(), p.getSeed());
+        return new SamplingParams(p.getMaxNewTokens(), p.getTemperature(), p.getTopK(), p.getTopP(), p.getSeed(), p.getStop());
     }
 
     private void refuse(Record<String, byte[]> record, String id, SequenceRequest req, String code, String message,
