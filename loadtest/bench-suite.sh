@@ -8,7 +8,10 @@
 #   4. the peak resident memory of every process of the second,
 # then writes report.md (tables, ratios against the targets) and chart.html.
 #
-#   loadtest/bench-suite.sh [--model NAME] [--concurrency 1,8,32,64] [--duration S] [--out DIR]
+#   loadtest/bench-suite.sh [--model NAME] [--concurrency 1,8,32,64] [--duration S] [--threads N] [--out DIR]
+#
+# --threads: ONNX Runtime intra-op threads per graph everywhere (in-process, seqctl local, the
+# services' SEQ_ONNX_THREADS); default 1, which suits models this small on shared cores.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -17,6 +20,7 @@ source scripts/lib/stack.sh
 model=itn-seq2seq
 levels=1,8,32,64
 duration=30
+threads=1
 out=""
 args="$*"
 while [ $# -gt 0 ]; do
@@ -24,6 +28,7 @@ while [ $# -gt 0 ]; do
     --model) model="$2"; shift 2 ;;
     --concurrency) levels="$2"; shift 2 ;;
     --duration) duration="$2"; shift 2 ;;
+    --threads) threads="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     -h|--help) sed -n 2,11p "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
@@ -38,16 +43,16 @@ log() { echo "[$(date +%T)] $*" >&2; }
 seqload() { java -Dseq.repo.root="$root" -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -Dorg.slf4j.simpleLogger.log.ai.djl=error -jar loadtest/target/seqload.jar "$@"; }
 
 log "1/4 PyTorch eager and Java in-process (seqctl bench)"
-./seqctl bench --models "$model" --batch-sizes 1,64 2>/dev/null > "$out/pytorch.md" || echo "(seqctl bench failed)" > "$out/pytorch.md"
+./seqctl bench --models "$model" --batch-sizes 1,64 --threads "$threads" 2>/dev/null > "$out/pytorch.md" || echo "(seqctl bench failed)" > "$out/pytorch.md"
 
 log "2/4 in-process generator at batch $levels and one request alone"
-seqload inprocess --model "$model" --batch-sizes "$levels" --out "$out/inprocess.json"
+seqload inprocess --model "$model" --batch-sizes "$levels" --threads "$threads" --out "$out/inprocess.json"
 
 work="$(mktemp -d /tmp/seq-bench-suite-XXXX)"
 trap 'stack_cleanup 2>/dev/null; [ -n "${local_pid:-}" ] && kill "$local_pid" 2>/dev/null; rm -rf "$work"' EXIT
 port="${SEQ_BENCH_PORT:-19700}"
 log "3/4 pipeline (a): seqctl local on localhost:$((port + 1)), broker and stages in one process"
-./seqctl local --port $((port + 1)) --data-dir "$work/local" > "$work/local.log" 2>&1 &
+./seqctl local --port $((port + 1)) --threads "$threads" --data-dir "$work/local" > "$work/local.log" 2>&1 &
 local_pid=$!
 for _ in $(seq 1 240); do grep -q '^ready' "$work/local.log" && break; sleep 0.5; done
 seqload run --bootstrap "localhost:$((port + 1))" --model "$model" --concurrency "$levels" --duration "$duration" \
@@ -55,6 +60,7 @@ seqload run --bootstrap "localhost:$((port + 1))" --model "$model" --concurrency
 kill "$local_pid"; wait "$local_pid" 2>/dev/null || true; local_pid=""
 
 stack_init "$work" "$port" 4
+export SEQ_ONNX_THREADS="$threads"
 log "3/4 pipeline (b): broker on localhost:$STACK_PORT and the four service jars (JVM options: ${STACK_JAVA_OPTS--Xmx256m -XX:+UseSerialGC})"
 stack_broker_start
 stack_start tokenizer tokenizer 18381

@@ -53,7 +53,7 @@ stack_start() {
   local stage="$1" name="$2" http="$3"
   echo "$http" > "$STACK_WORK/pids/$name.http"
   # in a subshell, so that killing it is no job of the calling shell's to report
-  (KAFKA_BOOTSTRAP_SERVERS="localhost:$STACK_PORT" SEQ_MODELS_DIR="$STACK_ROOT/models" SEQ_DEVICE=cpu \
+  (KAFKA_BOOTSTRAP_SERVERS="localhost:$STACK_PORT" SEQ_MODELS_DIR="$STACK_ROOT/models" SEQ_DEVICE=cpu SEQ_ONNX_THREADS="${SEQ_ONNX_THREADS:-0}" \
     SEQ_HTTP_PORT="$http" SEQ_INSTANCE_ID="$name" SEQ_STATE_DIR="$STACK_WORK/state-$name" \
     exec java ${STACK_JAVA_OPTS--Xmx256m -XX:+UseSerialGC} -jar "$STACK_ROOT/services/$stage/target/quarkus-app/quarkus-run.jar" \
     >> "$STACK_WORK/logs/$name.log" 2>&1 &
