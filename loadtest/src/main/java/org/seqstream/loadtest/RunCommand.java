@@ -61,6 +61,11 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--warmup", defaultValue = "5", paramLabel = "S", description = "Seconds of unmeasured load before each level (default: ${DEFAULT-VALUE}).")
     double warmup;
 
+    @Option(names = "--prewarm", defaultValue = "0", paramLabel = "S",
+            description = "Seconds of unmeasured load at the highest level before the first level, so that JIT compilation "
+                    + "and caches settle (default: ${DEFAULT-VALUE}).")
+    double prewarm;
+
     @Option(names = "--drain", defaultValue = "60", paramLabel = "S", description = "Seconds to wait for outstanding results after a level (default: ${DEFAULT-VALUE}).")
     double drain;
 
@@ -83,6 +88,19 @@ final class RunCommand implements Callable<Integer> {
             return 2;
         }
         List<String> inputs = Corpus.read(corpus);
+        if (prewarm > 0) {
+            double saved = duration, savedWarmup = warmup;
+            duration = prewarm;
+            warmup = 0;
+            if (rates.isEmpty()) {
+                level("concurrency", concurrencies.stream().mapToInt(Integer::intValue).max().orElseThrow(), inputs);
+            } else {
+                level("rate", rates.stream().mapToDouble(Double::doubleValue).max().orElseThrow(), inputs);
+            }
+            duration = saved;
+            warmup = savedWarmup;
+            System.err.println("seqload run: pre-warm done; measuring");
+        }
         List<Map<String, Object>> levels = new ArrayList<>();
         for (double r : rates) {
             levels.add(level("rate", r, inputs));
