@@ -280,7 +280,7 @@ public final class DecodeBatch implements AutoCloseable {
             if (active == 0) {
                 clear();
             } else {
-                if (active * 4 <= rows.size() * 3) {
+                if (active * 4 <= rows.size() * 3 || cols > 2 * longestLiveRow() + 16) {
                     compact();
                 }
                 advance();
@@ -408,9 +408,22 @@ public final class DecodeBatch implements AutoCloseable {
             }
         }
         keep = Arrays.copyOf(keep, n);
+        // Key positions that no remaining row attends to (padding, or positions of rows that
+        // finished) go too: in a batch that never empties they would otherwise pile up.
+        int[] keepCols = new int[cols];
+        int k = 0;
+        for (int c = 0; c < cols; c++) {
+            for (int r : keep) {
+                if (mask[r * cols + c] != 0) {
+                    keepCols[k++] = c;
+                    break;
+                }
+            }
+        }
+        keepCols = Arrays.copyOf(keepCols, k);
         Map<String, OnnxTensor> newPast = new HashMap<>();
         for (var e : past.entrySet()) {
-            newPast.put(e.getKey(), gather(e.getValue(), keep));
+            newPast.put(e.getKey(), gather(e.getValue(), keep, keepCols));
         }
         releasePast();
         past = newPast;
@@ -424,18 +437,56 @@ public final class DecodeBatch implements AutoCloseable {
             cross = newCross;
             encMask = newMask;
         }
-        long[] m = new long[n * cols];
+        long[] m = new long[n * k];
         float[] pend = new float[n * vocab];
         List<Row> kept = new ArrayList<>();
         for (int i = 0; i < n; i++) {
-            System.arraycopy(mask, keep[i] * cols, m, i * cols, cols);
+            for (int j = 0; j < k; j++) {
+                m[i * k + j] = mask[keep[i] * cols + keepCols[j]];
+            }
             System.arraycopy(pending, keep[i] * vocab, pend, i * vocab, vocab);
             kept.add(rows.get(keep[i]));
         }
         mask = m;
+        cols = k;
         pending = pend;
         rows.clear();
         rows.addAll(kept);
+    }
+
+    /** Key positions held per row now (the length axis of the KV cache). */
+    int keyPositions() {
+        return cols;
+    }
+
+    /** Key positions the longest decoding row attends to. */
+    private int longestLiveRow() {
+        int max = 0;
+        for (Row row : rows) {
+            if (row.finish == null) {
+                max = Math.max(max, row.length);
+            }
+        }
+        return max;
+    }
+
+    /** Rows {@code keep} and key positions {@code keepCols} of a [rows, heads, positions, dim] tensor. */
+    private OnnxTensor gather(OnnxTensor t, int[] keep, int[] keepCols) throws OrtException {
+        long[] shape = t.getInfo().getShape().clone();
+        int heads = (int) shape[1], len = (int) shape[2], dim = (int) shape[3];
+        FloatBuffer src = t.getFloatBuffer();
+        FloatBuffer dst = directFloats(keep.length * heads * keepCols.length * dim);
+        for (int r : keep) {
+            for (int h = 0; h < heads; h++) {
+                int base = (r * heads + h) * len;
+                for (int c : keepCols) {
+                    dst.put(src.slice((base + c) * dim, dim));
+                }
+            }
+        }
+        shape[0] = keep.length;
+        shape[2] = keepCols.length;
+        return OnnxTensor.createTensor(env, dst.rewind(), shape);
     }
 
     /** Empties the batch: every row has finished. */

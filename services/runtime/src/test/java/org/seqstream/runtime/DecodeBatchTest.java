@@ -170,4 +170,39 @@ class DecodeBatchTest {
         org.junit.jupiter.api.Assertions.assertThrows(InputException.class,
                 () -> new SamplingParams(10, 0, 0, 1.0, 0, List.of("")).validate(m.pkg()));
     }
+
+    @ParameterizedTest
+    @ValueSource(strings = {Shipped.SEQ2SEQ, Shipped.GPT})
+    void aBatchThatNeverEmptiesKeepsItsKeyPositionsBoundedAndItsOutputsExact(String name) {
+        // Given sequences joining a running batch every other step, 60 in all, so that it never empties
+        Shipped.Loaded m = Shipped.load(name);
+        SamplingParams p = new SamplingParams(100, 0.7, 0, 0.95, 13);
+        Map<String, Generation> ref = reference(m, p);
+        Map<String, Generation> got = new HashMap<>();
+        int maxPositions = 0;
+        try (DecodeBatch batch = new DecodeBatch(m.model(), false)) {
+            int next = 0;
+            for (int step = 0; step < 3000 && got.size() < 60; step++) {
+                if (next < 60 && step % 2 == 0) {
+                    batch.admit(List.of(seq(m, "s" + next, INPUTS.get(next % INPUTS.size()), new long[0], p)));
+                    next++;
+                }
+                batch.step();
+                got.putAll(batch.takeFinished(m.tokenizer()));
+                maxPositions = Math.max(maxPositions, batch.keyPositions());
+            }
+        }
+        // Then every output equals the input's reference, and the KV cache never grew past what
+        // its longest sequence needs (prompt and output, twice over, plus slack)
+        assertEquals(60, got.size());
+        for (int i = 0; i < 60; i++) {
+            assertEquals(ref.get("s" + (i % INPUTS.size())).text(), got.get("s" + i).text(), "s" + i);
+        }
+        int longest = 0;
+        for (int i = 0; i < INPUTS.size(); i++) {
+            longest = Math.max(longest, DecodeBatch.prompt(m.pkg(), m.tokenizer().encode(INPUTS.get(i))).length
+                    + ref.get("s" + i).ids().length);
+        }
+        assertTrue(maxPositions <= 2 * longest + 17, "key positions " + maxPositions + ", longest sequence " + longest);
+    }
 }
