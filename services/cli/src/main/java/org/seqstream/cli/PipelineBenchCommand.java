@@ -59,6 +59,10 @@ final class PipelineBenchCommand implements Callable<Integer> {
             description = "Commit interval of both Kafka Streams stages (default: tokenizer 20, decoder 50).")
     Integer commitMs;
 
+    @Option(names = "--step-budget-ms", defaultValue = "10", paramLabel = "MS",
+            description = "How long the decoder may keep stepping before its thread polls and commits (default: ${DEFAULT-VALUE}).")
+    int stepBudgetMs;
+
     @Option(names = "--fetch-wait-ms", defaultValue = "500", paramLabel = "MS",
             description = "fetch.max.wait.ms of every consumer (default: ${DEFAULT-VALUE}).")
     int fetchWaitMs;
@@ -77,21 +81,26 @@ final class PipelineBenchCommand implements Callable<Integer> {
         try (EmbeddedKafka kafka = EmbeddedKafka.start(0, dir.resolve("kafka"), true);
              ModelCatalog catalog = ModelCatalog.load(models.modelsDir(), Device.parse(models.device), models.threads);
              LocalPipeline pipeline = LocalPipeline.start(catalog, new LocalPipeline.Settings(kafka.bootstrapServers(),
-                     Set.copyOf(LocalPipeline.STAGES), 4, dir.resolve("state"), DecoderTopology.Config.DEFAULT.withMaxActive(256),
+                     Set.copyOf(LocalPipeline.STAGES), 4, dir.resolve("state"), DecoderTopology.Config.DEFAULT.withMaxActive(256)
+                             .withStepBudget(Duration.ofMillis(stepBudgetMs)),
                      overrides(), "bench"))) {
             Generator gen = new Generator(catalog.sessions(model), catalog.tokenizer(model));
             List<Generator.Request> reqs = new ArrayList<>();
             texts.forEach(t -> reqs.add(new Generator.Request(catalog.tokenizer(model).encode(t), SamplingParams.greedy(128))));
             closedLoop(kafka.bootstrapServers(), texts.subList(0, Math.min(16, texts.size())), 8);   // warm-up
             System.out.printf("%s, %d requests per level, greedy, in one process on this machine%n%n", model, texts.size());
-            System.out.println("| concurrency | pipeline tokens/s | pipeline p50 latency ms | in-process tokens/s (batch = concurrency) | pipeline / in-process | mean decoder batch | decoder step time share | mean ms before decoder / in decoder / to client |");
-            System.out.println("|---:|---:|---:|---:|---:|---:|---:|---|");
+            System.out.println("| concurrency | pipeline tokens/s | pipeline p50 latency ms | in-process tokens/s (batch = concurrency) | pipeline / in-process | mean decoder batch | decoder step time share | join time share | mean step ms | steps/s | mean ms before decoder / in decoder / to client |");
+            System.out.println("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
             DecoderMetrics dm = DecoderMetrics.INSTANCE;
             for (int c : concurrency) {
                 long steps0 = dm.steps(), tokens0 = dm.tokens(), nanos0 = dm.stepNanos(), wall0 = System.nanoTime();
+                long admit0 = dm.admitNanos();
                 double[] pipe = closedLoop(kafka.bootstrapServers(), texts, c);
                 double meanBatch = (dm.tokens() - tokens0) / (double) Math.max(1, dm.steps() - steps0);
                 double stepShare = (dm.stepNanos() - nanos0) / (double) (System.nanoTime() - wall0);
+                double stepMs = (dm.stepNanos() - nanos0) / 1e6 / Math.max(1, dm.steps() - steps0);
+                double admitShare = (dm.admitNanos() - admit0) / (double) (System.nanoTime() - wall0);
+                double stepsPerSecond = (dm.steps() - steps0) / ((System.nanoTime() - wall0) / 1e9);
                 long start = System.nanoTime(), tokens = 0;
                 for (int i = 0; i < reqs.size(); i += c) {
                     for (Generation g : gen.generate(reqs.subList(i, Math.min(reqs.size(), i + c)))) {
@@ -99,8 +108,8 @@ final class PipelineBenchCommand implements Callable<Integer> {
                     }
                 }
                 double inproc = tokens / ((System.nanoTime() - start) / 1e9);
-                System.out.printf("| %d | %.0f | %.0f | %.0f | %.2f | %.1f | %.0f%% | %.0f / %.0f / %.0f |%n", c, pipe[0], pipe[1],
-                        inproc, pipe[0] / inproc, meanBatch, 100 * stepShare, pipe[2], pipe[3], pipe[4]);
+                System.out.printf("| %d | %.0f | %.0f | %.0f | %.2f | %.1f | %.0f%% | %.0f%% | %.1f | %.0f | %.0f / %.0f / %.0f |%n", c, pipe[0],
+                        pipe[1], inproc, pipe[0] / inproc, meanBatch, 100 * stepShare, 100 * admitShare, stepMs, stepsPerSecond, pipe[2], pipe[3], pipe[4]);
             }
         }
         return 0;

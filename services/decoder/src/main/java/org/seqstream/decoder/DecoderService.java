@@ -63,6 +63,8 @@ public class DecoderService {
         FunctionCounter.builder("seq_decoder_tokens", m, DecoderMetrics::tokens).register(r);
         FunctionCounter.builder("seq_decoder_steps", m, DecoderMetrics::steps).register(r);
         FunctionCounter.builder("seq_decoder_step_seconds", m, x -> x.stepNanos() / 1e9).register(r);
+        FunctionCounter.builder("seq_decoder_admit_seconds", m, x -> x.admitNanos() / 1e9).register(r);
+        FunctionCounter.builder("seq_decoder_admitted_sequences", m, DecoderMetrics::admittedSequences).register(r);
         FunctionCounter.builder("seq_decoder_finished_sequences", m, DecoderMetrics::finishedSequences).register(r);
         FunctionCounter.builder("seq_decoder_resumed_sequences", m, DecoderMetrics::resumedSequences).register(r);
         FunctionCounter.builder("seq_decoder_rejected_sequences", m, DecoderMetrics::rejectedSequences).register(r);

@@ -204,8 +204,11 @@ final class DecodeEngine {
             activeModel.put(w.key(), q.model());
             send(w.key(), new Admitted(w.key()));
         }
-        byModel.forEach((model, seqs) -> batches
-                .computeIfAbsent(model, m -> new DecodeBatch(models.sessions(m), models.tokenizer(m), false)).admit(seqs));
+        byModel.forEach((model, seqs) -> {
+            long start = System.nanoTime();
+            batches.computeIfAbsent(model, m -> new DecodeBatch(models.sessions(m), models.tokenizer(m), false)).admit(seqs);
+            metrics.admitted(seqs.size(), System.nanoTime() - start);
+        });
     }
 
     private void publishGauges() {

@@ -13,6 +13,8 @@ public final class DecoderMetrics {
     private final LongAdder steps = new LongAdder();
     private final LongAdder tokens = new LongAdder();
     private final LongAdder stepNanos = new LongAdder();
+    private final LongAdder admitNanos = new LongAdder();
+    private final LongAdder admitted = new LongAdder();
     private final AtomicLong active = new AtomicLong();
     private final AtomicLong waiting = new AtomicLong();
     private final AtomicLong lastBatch = new AtomicLong();
@@ -20,6 +22,7 @@ public final class DecoderMetrics {
     void resumed(int n) { resumed.add(n); }
     void finished() { finished.increment(); }
     void rejected() { rejected.increment(); }
+    void admitted(int n, long nanos) { admitted.add(n); admitNanos.add(nanos); }
     void active(long n) { active.set(n); }
     void waiting(long n) { waiting.set(n); }
 
@@ -38,6 +41,9 @@ public final class DecoderMetrics {
     public long steps() { return steps.sum(); }
     public long tokens() { return tokens.sum(); }
     public long stepNanos() { return stepNanos.sum(); }
+    /** Time spent joining sequences to batches (prefill and KV-cache copies). */
+    public long admitNanos() { return admitNanos.sum(); }
+    public long admittedSequences() { return admitted.sum(); }
     public long activeSequences() { return active.get(); }
     public long waitingSequences() { return waiting.get(); }
     public long lastBatchSize() { return lastBatch.get(); }
