@@ -63,10 +63,6 @@ final class PipelineBenchCommand implements Callable<Integer> {
             description = "How long the decoder may keep stepping before its thread polls and commits (default: ${DEFAULT-VALUE}).")
     int stepBudgetMs;
 
-    @Option(names = "--fetch-wait-ms", defaultValue = "500", paramLabel = "MS",
-            description = "fetch.max.wait.ms of every consumer (default: ${DEFAULT-VALUE}).")
-    int fetchWaitMs;
-
     @Option(names = "--client", paramLabel = "KEY=VALUE",
             description = "A Kafka client setting for every stage's clients (repeatable).")
     Map<String, String> client = new java.util.HashMap<>();
@@ -120,7 +116,6 @@ final class PipelineBenchCommand implements Callable<Integer> {
         if (commitMs != null) {
             o.put("commit.interval.ms", commitMs);
         }
-        o.put("fetch.max.wait.ms", fetchWaitMs);
         return o;
     }
 
@@ -129,7 +124,6 @@ final class PipelineBenchCommand implements Callable<Integer> {
         Map<String, Object> base = Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         Map<String, Object> cc = new HashMap<>(base);
         cc.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-        cc.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, fetchWaitMs);
         String run = "bench-" + System.nanoTime() + "-";
         Map<String, Long> sent = new HashMap<>();
         List<Long> latencies = new ArrayList<>();

@@ -109,7 +109,11 @@ final class SendCommand implements Callable<Integer> {
     }
 
     /** One input line as published: its id (empty when the pipeline assigns it), key and bytes, or why it was not sent. */
-    private record Outgoing(String id, String key, byte[] value, String localError, String localCode) {
+    private record Outgoing(String id, String key, byte[] value, LocalError localError) {
+    }
+
+    /** Why a line got no result from the pipeline: it was not sent, or the producer refused it. */
+    private record LocalError(String code, String message) {
     }
 
     /**
@@ -131,7 +135,7 @@ final class SendCommand implements Callable<Integer> {
         int[] seen = new int[n];
         long[] sentAt = new long[n], doneAt = new long[n];
         Map<String, Integer> lineOfId = new HashMap<>();
-        Map<Integer, String> failed = new ConcurrentHashMap<>();
+        Map<Integer, LocalError> failed = new ConcurrentHashMap<>();
         try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(cc, new StringDeserializer(), new ByteArrayDeserializer());
              KafkaProducer<String, byte[]> p = new KafkaProducer<>(base, new StringSerializer(), new ByteArraySerializer())) {
             // Read from the current end of the result topics, before anything is sent.
@@ -154,8 +158,8 @@ final class SendCommand implements Callable<Integer> {
                 int line = i;
                 p.send(new ProducerRecord<>(Topics.REQUESTS.name(), o.key(), o.value()), (md, e) -> {
                     if (e != null) {
-                        failed.put(line, (e instanceof RecordTooLargeException ? "record_too_large:" : "send_failed:")
-                                + e.getMessage());
+                        failed.put(line, new LocalError(e instanceof RecordTooLargeException ? "record_too_large" : "send_failed",
+                                e.getMessage()));
                     }
                 });
             }
@@ -236,7 +240,7 @@ final class SendCommand implements Callable<Integer> {
     }
 
     private static boolean answered(int i, List<Outgoing> outgoing, SequenceResult[] results, Map<String, Integer> lineOfId,
-                                    Map<Integer, String> failed) {
+                                    Map<Integer, LocalError> failed) {
         return outgoing.get(i).localError() != null || failed.containsKey(i) || resultOf(i, outgoing, results, lineOfId) != null;
     }
 
@@ -250,7 +254,7 @@ final class SendCommand implements Callable<Integer> {
                     .setSeed(g.seed).setTruncate(s.truncate()).setStop(g.stop).build();
             SequenceRequest r = SequenceRequest.newBuilder().setId(id).setModel(s.model()).setText(line)
                     .setParams(params).setMetadata(Map.of(TAG, tag)).setCreatedAtMs(System.currentTimeMillis()).build();
-            return new Outgoing(id, id, Topics.REQUESTS.valueSerde().serializer().serialize(Topics.REQUESTS.name(), r), null, null);
+            return new Outgoing(id, id, Topics.REQUESTS.valueSerde().serializer().serialize(Topics.REQUESTS.name(), r), null);
         }
         JsonNode node;
         try {
@@ -259,7 +263,7 @@ final class SendCommand implements Callable<Integer> {
             node = null;
         }
         if (node == null || !node.isObject()) {
-            return new Outgoing("", null, null, "the line is not a JSON object", "invalid_json");
+            return new Outgoing("", null, null, new LocalError("invalid_json", "the line is not a JSON object"));
         }
         ObjectNode req = (ObjectNode) node;
         String id = req.path("id").asText("");
@@ -280,14 +284,14 @@ final class SendCommand implements Callable<Integer> {
             req.put("created_at_ms", System.currentTimeMillis());
         }
         try {
-            return new Outgoing(id, id.isEmpty() ? null : id, JSON.writeValueAsBytes(req), null, null);
+            return new Outgoing(id, id.isEmpty() ? null : id, JSON.writeValueAsBytes(req), null);
         } catch (Exception e) {
-            return new Outgoing(id, null, null, e.getMessage(), "invalid_json");
+            return new Outgoing(id, null, null, new LocalError("invalid_json", e.getMessage()));
         }
     }
 
     private static String line(int i, String input, List<Outgoing> outgoing, SequenceResult[] results,
-                               Map<String, Integer> lineOfId, Map<Integer, String> failed, long[] sentAt, long[] doneAt)
+                               Map<String, Integer> lineOfId, Map<Integer, LocalError> failed, long[] sentAt, long[] doneAt)
             throws Exception {
         Outgoing o = outgoing.get(i);
         Map<String, Object> rec = new LinkedHashMap<>();
@@ -295,9 +299,9 @@ final class SendCommand implements Callable<Integer> {
         rec.put("id", r != null ? r.getId() : o.id());
         rec.put("input", input);
         if (o.localError() != null || r == null) {
-            String f = o.localError() != null ? o.localCode() + ":" + o.localError() : failed.get(i);
-            rec.put("error", f.substring(f.indexOf(':') + 1));
-            rec.put("error_code", f.substring(0, f.indexOf(':')));
+            LocalError f = o.localError() != null ? o.localError() : failed.get(i);
+            rec.put("error", f.message());
+            rec.put("error_code", f.code());
             rec.put("stage", "send");
             return JSON.writeValueAsString(rec);
         }

@@ -64,7 +64,7 @@ public final class LocalPipeline implements AutoCloseable {
         Map<String, Object> client = new HashMap<>(s.clientOverrides());
         client.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, s.bootstrap());
         if (s.stages().contains("tokenizer")) {
-            p.startStreams("seq-tokenizer", TokenizerTopology.build(models), s, client);
+            p.startStreams("seq-tokenizer", TokenizerTopology.build(models), TOKENIZER_COMMIT_MS, s, client);
         }
         if (s.stages().contains("embedding")) {
             p.startLoop(StageLoops.embedding(models, s.bootstrap(), s.clientOverrides(), s.instanceId(), 64));
@@ -73,7 +73,7 @@ public final class LocalPipeline implements AutoCloseable {
             p.startLoop(StageLoops.encoder(models, s.bootstrap(), s.clientOverrides(), s.instanceId(), 64));
         }
         if (s.stages().contains("decoder")) {
-            p.startStreams("seq-decoder", DecoderTopology.build(models, s.decoder()), s, client);
+            p.startStreams("seq-decoder", DecoderTopology.build(models, s.decoder()), DECODER_COMMIT_MS, s, client);
         }
         return p;
     }
@@ -107,12 +107,12 @@ public final class LocalPipeline implements AutoCloseable {
         }
     }
 
-    private void startStreams(String appId, Topology topology, Settings s, Map<String, Object> client) {
+    private void startStreams(String appId, Topology topology, int commitMs, Settings s, Map<String, Object> client) {
         Properties p = new Properties();
         p.put(StreamsConfig.APPLICATION_ID_CONFIG, appId);
         p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
         p.put(StreamsConfig.STATE_DIR_CONFIG, s.stateDir().resolve(appId).toString());
-        p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, appId.contains("decoder") ? DECODER_COMMIT_MS : TOKENIZER_COMMIT_MS);
+        p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, commitMs);
         // The decoder steps from a wall-clock punctuator, which runs between polls: a short poll
         // keeps steps coming when no new record arrives (the default 100 ms caps it at 10 tokens/s).
         p.put(StreamsConfig.POLL_MS_CONFIG, 2);

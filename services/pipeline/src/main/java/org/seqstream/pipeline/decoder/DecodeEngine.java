@@ -8,7 +8,7 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
 import java.util.HashMap;
-import java.util.HashSet;
+import java.util.LinkedHashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -76,7 +76,7 @@ final class DecodeEngine {
     private final Deque<Waiting> waiting = new ArrayDeque<>();
     private final Map<String, Owner> active = new HashMap<>();
     private final Map<String, String> activeModel = new HashMap<>();
-    private final Set<Owner> owners = new java.util.LinkedHashSet<>();
+    private final Set<Owner> owners = new LinkedHashSet<>();
     private long undelivered;
 
     DecodeEngine(ModelCatalog models, DecoderTopology.Config config, DecoderMetrics metrics) {

@@ -8,15 +8,14 @@ import org.apache.kafka.streams.processor.api.Record;
 import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
 import org.seqstream.pipeline.DeadLetters;
+import org.seqstream.pipeline.Params;
 import org.seqstream.pipeline.Results;
 import org.seqstream.pipeline.Tensors;
 import org.seqstream.runtime.DecodeBatch;
 import org.seqstream.runtime.Generation;
 import org.seqstream.runtime.ModelCatalog;
 import org.seqstream.runtime.ModelPackage;
-import org.seqstream.runtime.SamplingParams;
 import org.seqstream.schemas.DecodeProgress;
-import org.seqstream.schemas.GenerationParams;
 import org.seqstream.schemas.SequenceEncoded;
 import org.seqstream.schemas.SequenceResult;
 import org.seqstream.schemas.StageTiming;
@@ -26,6 +25,7 @@ import org.seqstream.schemas.Usage;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -48,7 +48,7 @@ final class DecodeProcessor implements Processor<String, byte[], String, Object>
     private final DecoderMetrics metrics = DecoderMetrics.INSTANCE;
     private final List<DecodeEngine.Delivery> outbox = new ArrayList<>();
     private final Set<String> handedIn = new HashSet<>();
-    private final Map<String, String[]> pieces = new java.util.HashMap<>();
+    private final Map<String, String[]> pieces = new HashMap<>();
     private ProcessorContext<String, Object> context;
     private KeyValueStore<String, SequenceEncoded> sequences;
     private KeyValueStore<String, DecodeProgress> progress;
@@ -154,7 +154,7 @@ final class DecodeProcessor implements Processor<String, byte[], String, Object>
         long[] src = seq.getTokenIds().stream().mapToLong(Long::longValue).toArray();
         float[] hidden = seq.getEncoderHiddenStates() == null ? null : Tensors.floats(seq.getEncoderHiddenStates());
         long[] generated = p.getGeneratedIds().stream().mapToLong(Long::longValue).toArray();
-        return new DecodeEngine.Queued(seq.getModel(), new DecodeBatch.Sequence(key, src, hidden, generated, params(seq.getParams())));
+        return new DecodeEngine.Queued(seq.getModel(), new DecodeBatch.Sequence(key, src, hidden, generated, Params.sampling(seq.getParams())));
     }
 
     @Override
@@ -212,10 +212,6 @@ final class DecodeProcessor implements Processor<String, byte[], String, Object>
             table[i] = models.tokenizer(model).decode(new long[] {token});
         }
         return table[i];
-    }
-
-    private static SamplingParams params(GenerationParams p) {
-        return new SamplingParams(p.getMaxNewTokens(), p.getTemperature(), p.getTopK(), p.getTopP(), p.getSeed(), p.getStop());
     }
 
     private void finish(String id, Generation g) {

@@ -7,12 +7,12 @@ import org.apache.kafka.streams.processor.api.Record;
 import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
 import org.seqstream.pipeline.DeadLetters;
+import org.seqstream.pipeline.Params;
 import org.seqstream.pipeline.Results;
 import org.seqstream.runtime.Generator;
 import org.seqstream.runtime.InputException;
 import org.seqstream.runtime.ModelCatalog;
 import org.seqstream.runtime.ModelPackage;
-import org.seqstream.runtime.SamplingParams;
 import org.seqstream.runtime.TextTokenizer;
 import org.seqstream.schemas.GenerationParams;
 import org.seqstream.schemas.SequenceRequest;
@@ -50,10 +50,9 @@ final class TokenizeProcessor implements Processor<String, byte[], String, Objec
     public void init(ProcessorContext<String, Object> context) {
         this.context = context;
         this.seen = context.getStateStore(TokenizerTopology.IDS_STORE);
-        Duration every = config.dedupWindow().dividedBy(10);
-        context.schedule(every.compareTo(Duration.ofSeconds(1)) < 0 ? Duration.ofSeconds(1)
-                        : every.compareTo(Duration.ofMinutes(1)) > 0 ? Duration.ofMinutes(1) : every,
-                PunctuationType.WALL_CLOCK_TIME, this::forgetOldIds);
+        // Forget old ids ten times per window, but no more often than each second nor less than each minute.
+        long everyMs = Math.max(1_000, Math.min(60_000, config.dedupWindow().toMillis() / 10));
+        context.schedule(Duration.ofMillis(everyMs), PunctuationType.WALL_CLOCK_TIME, this::forgetOldIds);
     }
 
     /** Drops the ids seen longer ago than the window. */
@@ -123,7 +122,7 @@ final class TokenizeProcessor implements Processor<String, byte[], String, Objec
                 ids = enc.ids();
                 truncated = enc.truncated();
             }
-            Generator.checkFits(pkg.get(), ids.length, params(gp));
+            Generator.checkFits(pkg.get(), ids.length, Params.sampling(gp));
             SequenceTokens out = SequenceTokens.newBuilder()
                     .setId(id)
                     .setModel(req.getModel())
@@ -155,10 +154,6 @@ final class TokenizeProcessor implements Processor<String, byte[], String, Objec
                     + pkg.name() + " accepts at most " + pkg.maxSourceLength());
         }
         return given.stream().limit(pkg.maxSourceLength()).mapToLong(Long::longValue).toArray();
-    }
-
-    static SamplingParams params(GenerationParams p) {
-        return new SamplingParams(p.getMaxNewTokens(), p.getTemperature(), p.getTopK(), p.getTopP(), p.getSeed(), p.getStop());
     }
 
     private void refuse(Record<String, byte[]> record, String id, SequenceRequest req, String code, String message,

@@ -10,10 +10,10 @@ import org.apache.kafka.streams.state.KeyValueStore;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.seqstream.pipeline.Params;
 import org.seqstream.pipeline.Tensors;
 import org.seqstream.runtime.Generator;
 import org.seqstream.runtime.ModelCatalog;
-import org.seqstream.runtime.SamplingParams;
 import org.seqstream.runtime.SourceEncoder;
 import org.seqstream.schemas.DecodeProgress;
 import org.seqstream.schemas.GenerationParams;
@@ -67,7 +67,7 @@ class DecoderTopologyTest {
     private static String reference(String model, String text, GenerationParams p) {
         Generator gen = new Generator(models.sessions(model), models.tokenizer(model));
         return gen.generate(List.of(new Generator.Request(models.tokenizer(model).encode(text),
-                new SamplingParams(p.getMaxNewTokens(), p.getTemperature(), p.getTopK(), p.getTopP(), p.getSeed())))).get(0).text();
+                Params.sampling(p)))).get(0).text();
     }
 
     /** A driver with the decoder topology, its topics, and a bound on punctuations. */
