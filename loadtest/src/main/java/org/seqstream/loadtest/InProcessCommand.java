@@ -2,16 +2,22 @@ package org.seqstream.loadtest;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import org.seqstream.runtime.DecodeBatch;
 import org.seqstream.runtime.Device;
 import org.seqstream.runtime.Generation;
 import org.seqstream.runtime.Generator;
 import org.seqstream.runtime.ModelCatalog;
+import org.seqstream.runtime.OnnxModel;
 import org.seqstream.runtime.SamplingParams;
+import org.seqstream.runtime.SourceEncoder;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -48,6 +54,12 @@ final class InProcessCommand implements Callable<Integer> {
 
     @Option(names = "--max-new-tokens", defaultValue = "128") int maxNewTokens;
 
+    @Option(names = "--continuous", defaultValue = "64", paramLabel = "N",
+            description = "Also decode every input through one continuous batch of up to N sequences, newcomers joining"
+                    + " as others finish (as the pipeline's decoder does), and report where its time goes; 0: skip"
+                    + " (default: ${DEFAULT-VALUE}).")
+    int continuous;
+
     @Option(names = "--out", defaultValue = "inprocess.json", paramLabel = "FILE")
     Path out;
 
@@ -72,6 +84,18 @@ final class InProcessCommand implements Callable<Integer> {
                 System.err.printf("in-process %s batch %d: %.0f tokens/s%n", model, b, best);
                 batches.add(Map.of("batch", b, "tokens_per_s", Latencies.round(best)));
             }
+            Map<String, Object> cont = null;
+            if (continuous > 0) {
+                cont = continuous(catalog, reqs, continuous);
+                continuous(catalog, reqs, continuous);
+                Map<String, Object> again = continuous(catalog, reqs, continuous);
+                if ((double) again.get("tokens_per_s") > (double) cont.get("tokens_per_s")) {
+                    cont = again;
+                }
+                System.err.printf("in-process %s continuous batch of %d: %.0f tokens/s, mean batch %.1f, %.0f%% of the"
+                        + " time joining sequences, %.0f%% stepping%n", model, continuous, cont.get("tokens_per_s"),
+                        cont.get("mean_batch"), 100 * (double) cont.get("join_share"), 100 * (double) cont.get("step_share"));
+            }
             Latencies alone = new Latencies();
             for (int i = 0; i < single; i++) {
                 String text = inputs.get(i % inputs.size());
@@ -84,10 +108,67 @@ final class InProcessCommand implements Callable<Integer> {
             doc.put("model", model);
             doc.put("threads", threads);
             doc.put("batches", batches);
+            if (cont != null) {
+                doc.put("continuous", cont);
+            }
             doc.put("single_request_ms", alone.summary());
             new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(out.toFile(), doc);
         }
         return 0;
+    }
+
+    /**
+     * Decodes every request through one {@link DecodeBatch} of up to {@code capacity} sequences:
+     * newcomers join in groups once a quarter of the batch is free, as the pipeline's decoder
+     * admits them under load. Encoder outputs are computed beforehand (the encoder is its own
+     * stage in the pipeline); the time is split into joining (prefill and merge) and stepping.
+     */
+    private Map<String, Object> continuous(ModelCatalog catalog, List<Generator.Request> reqs, int capacity) {
+        OnnxModel m = catalog.sessions(model);
+        float[][] hidden = new float[reqs.size()][];
+        if (m.pkg().isEncoderDecoder()) {
+            SourceEncoder enc = new SourceEncoder(m);
+            hidden = enc.encode(Arrays.asList(enc.embed(reqs.stream().map(Generator.Request::sourceIds).toList())));
+        }
+        Deque<DecodeBatch.Sequence> waiting = new ArrayDeque<>();
+        for (int i = 0; i < reqs.size(); i++) {
+            waiting.add(new DecodeBatch.Sequence("r" + i, reqs.get(i).sourceIds(), hidden[i], new long[0], reqs.get(i).params()));
+        }
+        long joinNanos = 0, stepNanos = 0, tokens = 0, steps = 0, rowsStepped = 0;
+        long start = System.nanoTime();
+        try (DecodeBatch batch = new DecodeBatch(m, catalog.tokenizer(model), false)) {
+            int active = 0;
+            while (active > 0 || !waiting.isEmpty()) {
+                int free = capacity - active;
+                if (!waiting.isEmpty() && (active == 0 || free >= Math.max(1, capacity / 4))) {
+                    List<DecodeBatch.Sequence> group = new ArrayList<>();
+                    while (group.size() < free && !waiting.isEmpty()) {
+                        group.add(waiting.poll());
+                    }
+                    long t0 = System.nanoTime();
+                    batch.admit(group);
+                    joinNanos += System.nanoTime() - t0;
+                    active += group.size();
+                }
+                long t0 = System.nanoTime();
+                rowsStepped += batch.size();
+                for (DecodeBatch.Event e : batch.step()) {
+                    tokens += e.hasToken() ? 1 : 0;
+                }
+                active -= batch.takeFinished(catalog.tokenizer(model)).size();
+                stepNanos += System.nanoTime() - t0;
+                steps++;
+            }
+        }
+        double wall = (System.nanoTime() - start) / 1e9;
+        Map<String, Object> r = new LinkedHashMap<>();
+        r.put("capacity", capacity);
+        r.put("tokens_per_s", Latencies.round(tokens / wall));
+        r.put("mean_batch", Latencies.round((double) rowsStepped / steps));
+        r.put("mean_step_ms", Latencies.round(stepNanos / 1e6 / steps));
+        r.put("join_share", Latencies.round(joinNanos / 1e9 / wall));
+        r.put("step_share", Latencies.round(stepNanos / 1e9 / wall));
+        return r;
     }
 
     /** Generates every request in batches of {@code b}; returns tokens/s. */

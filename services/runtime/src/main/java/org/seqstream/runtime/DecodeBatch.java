@@ -1,6 +1,5 @@
 package org.seqstream.runtime;
 
-import ai.onnxruntime.OnnxJavaType;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
@@ -15,16 +14,19 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A continuously batched set of decoding sequences with their KV cache in ONNX Runtime tensors.
- * Sequences join with {@link #admit} (their prompt is prefilled and merged into the batch) and
+ * A continuously batched set of decoding sequences with their KV cache in buffers it owns.
+ * Sequences join with {@link #admit} (their prompt is prefilled and written into free slots) and
  * leave when they finish; {@link #step} picks every sequence's next token and runs one batched
  * decoder call. The reference {@link Generator} and the pipeline's decoder both decode with it.
  *
- * <p>Batched tensors: past keys and values [rows, heads, past, head_dim], the key mask
- * [rows, past] (padding may sit anywhere, positions are explicit), and for encoder-decoder
- * models the cross-attention keys and values [rows, heads, source, head_dim] with their mask.
- * Each step's {@code present_*} outputs become the next step's {@code past_*} without a copy;
- * copies happen only when sequences join or when finished rows are compacted away.
+ * <p>Batched tensors, one row per slot: past keys and values [slots, heads, past, head_dim], the
+ * key mask [slots, past] (a row's positions may sit anywhere on the key axis: positions are
+ * explicit and the mask says which it attends to), and for encoder-decoder models the
+ * cross-attention keys and values [slots, heads, source, head_dim] with their mask. ONNX Runtime
+ * writes each step's {@code present_*} outputs into the buffers that the next step reads as
+ * {@code past_*}. A newcomer takes a finished sequence's slot (or one more at the end) and only
+ * its row is written; the running rows move only when finished rows are compacted away or a
+ * prompt is longer than the key axis.
  */
 public final class DecodeBatch implements AutoCloseable {
     /**
@@ -48,18 +50,36 @@ public final class DecodeBatch implements AutoCloseable {
     private final TextTokenizer tokenizer;
     private final OnnxModel model;
     private final int vocab;
+    private final int heads;
+    private final int headDim;
     private final boolean recordLogits;
     private final OrtEnvironment env = OrtEnvironment.getEnvironment();
 
+    /** One row per slot of the batched tensors; a slot whose row has finished is free for a newcomer. */
     private final List<Row> rows = new ArrayList<>();
     private final List<Row> finishedRows = new ArrayList<>();
-    private long[] mask = new long[0];          // [rows, cols]
+    private long[] mask = new long[0];          // [slots, cols]: which key positions each row attends to
     private int cols;
-    private float[] pending = new float[0];     // [rows, vocab]: logits for each row's next token
-    private Map<String, OnnxTensor> past = new HashMap<>();
-    private OrtSession.Result pastResult;       // owns `past` when it came from a decoder run
-    private Map<String, OnnxTensor> cross = new HashMap<>();
-    private OnnxTensor encMask;
+    private float[] pending = new float[0];     // [slots, vocab]: logits for each row's next token
+    /**
+     * The KV cache, [slots, heads, cols, head_dim] per layer's keys and values, in direct buffers
+     * of this batch: ONNX Runtime reads the past from {@code kv} and writes the present straight
+     * into {@code spare} (pinned outputs), then the two swap. Nothing is copied through the Java
+     * heap, and the buffers are reused from step to step.
+     */
+    private Buffers kv;
+    private Buffers spare;
+    private final Buffers prefill;              // the prompts' KV cache while newcomers are prefilled
+    private final String[] pastNames;
+    private final String[] presentNames;
+    /** Encoder-decoder models: cross-attention keys and values [slots, heads, source, head_dim], and their mask. */
+    private Buffers cross;
+    private Buffers crossSpare;                 // the newcomers' cross-attention keys and values; compaction's target
+    private Buffers crossWide;                  // the target when a longer source widens the running rows
+    private final String[] crossNames;
+    private long[] encMask = new long[0];       // [slots, source]
+    private int source;
+    private FloatBuffer logitsBuffer = directFloats(0);
 
     private static final class Row {
         final Sequence seq;
@@ -76,6 +96,29 @@ public final class DecodeBatch implements AutoCloseable {
         }
     }
 
+    /** Direct float buffers, one per named tensor, grown on demand and kept for reuse. */
+    private static final class Buffers {
+        final FloatBuffer[] bufs;
+
+        Buffers(int count) {
+            bufs = new FloatBuffer[count];
+            Arrays.fill(bufs, directFloats(0));
+        }
+
+        /** Room for {@code floats} in each buffer, keeping the first {@code keep} floats. */
+        void ensure(int floats, int keep) {
+            for (int i = 0; i < bufs.length; i++) {
+                if (bufs[i].capacity() < floats) {
+                    FloatBuffer grown = directFloats(Math.max(floats, bufs[i].capacity() + bufs[i].capacity() / 2));
+                    if (keep > 0) {
+                        grown.put(0, bufs[i], 0, keep);
+                    }
+                    bufs[i] = grown;
+                }
+            }
+        }
+    }
+
     public DecodeBatch(OnnxModel model, boolean recordLogits) {
         this(model, null, recordLogits);
     }
@@ -86,12 +129,36 @@ public final class DecodeBatch implements AutoCloseable {
         this.model = model;
         this.pkg = model.pkg();
         this.vocab = pkg.vocabSize();
+        this.heads = pkg.nHeads();
+        this.headDim = pkg.headDim();
         this.recordLogits = recordLogits;
+        int layers = pkg.decoderLayers();
+        pastNames = new String[2 * layers];
+        presentNames = new String[2 * layers];
+        crossNames = new String[2 * layers];
+        for (int i = 0; i < layers; i++) {
+            pastNames[2 * i] = "past_key_" + i;
+            pastNames[2 * i + 1] = "past_value_" + i;
+            presentNames[2 * i] = "present_key_" + i;
+            presentNames[2 * i + 1] = "present_value_" + i;
+            crossNames[2 * i] = "cross_key_" + i;
+            crossNames[2 * i + 1] = "cross_value_" + i;
+        }
+        kv = new Buffers(2 * layers);
+        spare = new Buffers(2 * layers);
+        prefill = new Buffers(2 * layers);
+        cross = new Buffers(pkg.isEncoderDecoder() ? 2 * layers : 0);
+        crossSpare = new Buffers(pkg.isEncoderDecoder() ? 2 * layers : 0);
+        crossWide = new Buffers(pkg.isEncoderDecoder() ? 2 * layers : 0);
     }
 
     /** Sequences decoding now, finished ones not yet compacted away included. */
     public int size() {
-        return (int) rows.stream().filter(r -> r.finish == null).count();
+        int n = 0;
+        for (Row row : rows) {
+            n += row.finish == null ? 1 : 0;
+        }
+        return n;
     }
 
     /** The decoder prompt: {@code <bos>} for encoder-decoder models, {@code <bos> source <sep>} for decoder-only. */
@@ -107,7 +174,11 @@ public final class DecodeBatch implements AutoCloseable {
         return p;
     }
 
-    /** Prefills {@code seqs} and adds them to the batch; their first token comes with the next {@link #step}. */
+    /**
+     * Prefills {@code seqs} and adds them to the batch, into the slots of finished sequences first;
+     * their first token comes with the next {@link #step}. Only the newcomers' rows are written:
+     * the running sequences' KV cache stays where it is.
+     */
     public void admit(List<Sequence> seqs) {
         if (seqs.isEmpty()) {
             return;
@@ -141,99 +212,162 @@ public final class DecodeBatch implements AutoCloseable {
                 m[r * t + j] = 1;
             }
         }
-        Map<String, OnnxTensor> newCross = new HashMap<>();
-        OnnxTensor newEncMask = null;
-        OrtSession.Result crossResult = null;
         List<AutoCloseable> temp = new ArrayList<>();
         try {
             Map<String, OnnxTensor> in = new HashMap<>();
-            long[] shape = {n, pkg.nHeads(), 0, pkg.headDim()};
-            for (int i = 0; i < pkg.decoderLayers(); i++) {
-                in.put("past_key_" + i, keep(temp, OnnxTensor.createTensor(env, FloatBuffer.allocate(0), shape)));
-                in.put("past_value_" + i, keep(temp, OnnxTensor.createTensor(env, FloatBuffer.allocate(0), shape)));
+            long[] empty = {n, heads, 0, headDim};
+            for (String name : pastNames) {
+                in.put(name, keep(temp, OnnxTensor.createTensor(env, FloatBuffer.allocate(0), empty)));
             }
+            int s1 = 0;
+            float[] newCross = null;
+            long[] newEncMask = null;
             if (pkg.isEncoderDecoder()) {
                 int d = pkg.dModel();
                 int[] lens = seqs.stream().mapToInt(s -> s.encoderHidden().length / d).toArray();
-                int s = Arrays.stream(lens).max().orElseThrow();
-                float[] hidden = new float[n * s * d];
-                long[] em = new long[n * s];
+                s1 = Arrays.stream(lens).max().orElseThrow();
+                float[] hidden = new float[n * s1 * d];
+                newEncMask = new long[n * s1];
                 for (int r = 0; r < n; r++) {
-                    System.arraycopy(seqs.get(r).encoderHidden(), 0, hidden, r * s * d, lens[r] * d);
-                    Arrays.fill(em, r * s, r * s + lens[r], 1L);
+                    System.arraycopy(seqs.get(r).encoderHidden(), 0, hidden, r * s1 * d, lens[r] * d);
+                    Arrays.fill(newEncMask, r * s1, r * s1 + lens[r], 1L);
                 }
-                try (OnnxTensor h = OnnxTensor.createTensor(env, FloatBuffer.wrap(hidden), new long[] {n, s, d})) {
-                    crossResult = model.session(ModelPackage.CROSS_KV).run(Map.of("encoder_hidden_states", h));
+                // the newcomers' cross-attention keys and values land in crossSpare, then get their slots
+                long[] crossShape = {n, heads, s1, headDim};
+                crossSpare.ensure(n * heads * s1 * headDim, 0);
+                Map<String, OnnxTensor> crossOut = new HashMap<>();
+                for (int i = 0; i < crossNames.length; i++) {
+                    crossOut.put(crossNames[i], keep(temp, tensor(crossSpare.bufs[i], crossShape)));
                 }
-                for (var e : crossResult) {
-                    newCross.put(e.getKey(), (OnnxTensor) e.getValue());
+                try (OnnxTensor h = OnnxTensor.createTensor(env, FloatBuffer.wrap(hidden), new long[] {n, s1, d});
+                     OrtSession.Result ignored = model.session(ModelPackage.CROSS_KV).run(Map.of("encoder_hidden_states", h), crossOut)) {
+                    in.putAll(crossOut);
                 }
-                newEncMask = OnnxTensor.createTensor(env, LongBuffer.wrap(em), new long[] {n, s});
-                in.putAll(newCross);
-                in.put("encoder_attention_mask", newEncMask);
+                in.put("encoder_attention_mask", keep(temp, OnnxTensor.createTensor(env, LongBuffer.wrap(newEncMask), new long[] {n, s1})));
             }
-            OrtSession.Result result = decode(ids, pos, m, n, t, in, temp);
-            float[] logits = logits(result);
-            float[] firstLogits = new float[n * vocab];
-            for (int r = 0; r < n; r++) {
-                System.arraycopy(logits, (r * t + prompts[r].length - 1) * vocab, firstLogits, r * vocab, vocab);
+            prefill.ensure(n * heads * t * headDim, 0);
+            FloatBuffer logitsOut = directFloats(n * t * vocab);
+            Map<String, OnnxTensor> out = new HashMap<>();
+            long[] presentShape = {n, heads, t, headDim};
+            for (int i = 0; i < presentNames.length; i++) {
+                out.put(presentNames[i], keep(temp, tensor(prefill.bufs[i], presentShape)));
             }
-            merge(seqs, prompts, result, m, t, firstLogits, newCross, newEncMask);
+            out.put("logits", keep(temp, tensor(logitsOut, new long[] {n, t, vocab})));
+            keep(temp, decode(ids, pos, m, n, t, in, out, temp));
+            place(seqs, prompts, t, logitsOut, s1, newEncMask);
         } finally {
             for (AutoCloseable c : temp) {
                 close(c);
             }
-            if (crossResult != null) {
-                crossResult.close();
+        }
+    }
+
+    /**
+     * Gives each prefilled newcomer a slot: a finished sequence's, else a new one at the end. The
+     * key axis grows only when a prompt is longer than the batch's key positions.
+     */
+    private void place(List<Sequence> seqs, long[][] prompts, int t, FloatBuffer firstLogits, int s1, long[] newEncMask) {
+        int n = seqs.size(), old = rows.size();
+        int[] slot = new int[n];
+        int next = 0;
+        for (int r = 0; r < old && next < n; r++) {
+            if (rows.get(r).finish != null) {
+                slot[next++] = r;
             }
-            if (newEncMask != null) {
-                newEncMask.close();
+        }
+        int slots = old;
+        while (next < n) {
+            slot[next++] = slots++;
+        }
+        int c = Math.max(cols, t);
+        if (c > cols) {
+            // a prompt longer than the key axis: every running row moves to the wider layout
+            Buffers wide = widen(kv, spare, old, cols, c);
+            spare = kv;
+            kv = wide;
+        }
+        int stride = heads * c * headDim;
+        kv.ensure(slots * stride, old * stride);
+        long[] m = mask;
+        if (c != cols || slots != old) {
+            m = new long[slots * c];
+            for (int r = 0; r < old; r++) {
+                System.arraycopy(mask, r * cols, m, r * c, cols);
+            }
+        }
+        for (int r = 0; r < n; r++) {
+            int s = slot[r], len = prompts[r].length;
+            for (int i = 0; i < kv.bufs.length; i++) {
+                FloatBuffer src = prefill.bufs[i], dst = kv.bufs[i];
+                for (int h = 0; h < heads; h++) {
+                    dst.put(((s * heads + h) * c) * headDim, src, ((r * heads + h) * t) * headDim, len * headDim);
+                }
+            }
+            Arrays.fill(m, s * c, s * c + len, 1L);
+            Arrays.fill(m, s * c + len, (s + 1) * c, 0L);
+        }
+        mask = m;
+        cols = c;
+        if (pkg.isEncoderDecoder()) {
+            placeCross(slot, old, slots, s1, newEncMask);
+        }
+        pending = slots == old ? pending : Arrays.copyOf(pending, slots * vocab);
+        for (int r = 0; r < n; r++) {
+            firstLogits.get((r * t + prompts[r].length - 1) * vocab, pending, slot[r] * vocab, vocab);
+            Row row = new Row(seqs.get(r));
+            row.length = prompts[r].length;
+            if (slot[r] < rows.size()) {
+                rows.set(slot[r], row);
+            } else {
+                rows.add(row);
             }
         }
     }
 
-    /** Appends the admitted rows to the batch, padding the key axes to a common length. */
-    private void merge(List<Sequence> seqs, long[][] prompts, OrtSession.Result prefill, long[] newMask, int t,
-                       float[] firstLogits, Map<String, OnnxTensor> newCross, OnnxTensor newEncMask) throws OrtException {
-        int old = rows.size(), n = seqs.size(), c = Math.max(cols, t);
-        Map<String, OnnxTensor> merged = new HashMap<>();
-        for (int i = 0; i < pkg.decoderLayers(); i++) {
-            for (String kind : List.of("key", "value")) {
-                OnnxTensor fresh = (OnnxTensor) prefill.get("present_" + kind + "_" + i).orElseThrow();
-                merged.put("past_" + kind + "_" + i, concat(past.get("past_" + kind + "_" + i), old, cols, fresh, n, t, c));
+    /** The newcomers' cross-attention keys, values and mask (in crossSpare and newEncMask) into their slots. */
+    private void placeCross(int[] slot, int old, int slots, int s1, long[] newEncMask) {
+        int s = Math.max(source, s1);
+        Buffers target = cross;
+        if (s > source && old > 0) {
+            // a longer source: every running row moves to the wider layout
+            target = widen(cross, crossWide, old, source, s);
+            crossWide = cross;
+        }
+        target.ensure(slots * heads * s * headDim, old * heads * s * headDim);
+        long[] em = encMask;
+        if (s != source || slots != old) {
+            em = new long[slots * s];
+            for (int r = 0; r < old; r++) {
+                System.arraycopy(encMask, r * source, em, r * s, source);
             }
         }
-        releasePast();
-        past = merged;
-        prefill.close();
-        if (pkg.isEncoderDecoder()) {
-            Map<String, OnnxTensor> mergedCross = new HashMap<>();
-            int s0 = encMask == null ? 0 : (int) encMask.getInfo().getShape()[1];
-            int s1 = (int) newEncMask.getInfo().getShape()[1], s = Math.max(s0, s1);
-            for (var e : newCross.entrySet()) {
-                mergedCross.put(e.getKey(), concat(cross.get(e.getKey()), old, s0, e.getValue(), n, s1, s));
+        for (int r = 0; r < slot.length; r++) {
+            int dst = slot[r];
+            for (int i = 0; i < target.bufs.length; i++) {
+                for (int h = 0; h < heads; h++) {
+                    target.bufs[i].put(((dst * heads + h) * s) * headDim, crossSpare.bufs[i], ((r * heads + h) * s1) * headDim,
+                            s1 * headDim);
+                }
             }
-            OnnxTensor mergedMask = concat(encMask, old, s0, newEncMask, n, s1, s);
-            closeCross();
-            cross = mergedCross;
-            encMask = mergedMask;
+            System.arraycopy(newEncMask, r * s1, em, dst * s, s1);
+            Arrays.fill(em, dst * s + s1, (dst + 1) * s, 0L);
         }
-        long[] m = new long[(old + n) * c];
-        for (int r = 0; r < old; r++) {
-            System.arraycopy(mask, r * cols, m, r * c, cols);
+        cross = target;
+        encMask = em;
+        source = s;
+    }
+
+    /** {@code from}'s first {@code n} rows with {@code c0} key positions, laid out with {@code c1} in {@code to}. */
+    private Buffers widen(Buffers from, Buffers to, int n, int c0, int c1) {
+        to.ensure(n * heads * c1 * headDim, 0);
+        for (int i = 0; i < from.bufs.length; i++) {
+            for (int r = 0; r < n; r++) {
+                for (int h = 0; h < heads; h++) {
+                    to.bufs[i].put(((r * heads + h) * c1) * headDim, from.bufs[i], ((r * heads + h) * c0) * headDim, c0 * headDim);
+                }
+            }
         }
-        for (int r = 0; r < n; r++) {
-            System.arraycopy(newMask, r * t, m, (old + r) * c, t);
-        }
-        mask = m;
-        cols = c;
-        pending = Arrays.copyOf(pending, (old + n) * vocab);
-        System.arraycopy(firstLogits, 0, pending, old * vocab, n * vocab);
-        for (int r = 0; r < n; r++) {
-            Row row = new Row(seqs.get(r));
-            row.length = prompts[r].length;
-            rows.add(row);
-        }
+        return to;
     }
 
     /**
@@ -241,6 +375,13 @@ public final class DecodeBatch implements AutoCloseable {
      * for the sequences that go on. Returns one event per sequence that was decoding.
      */
     public List<Event> step() {
+        // Slots freed before this step and not taken by newcomers since: drop them once they are a
+        // quarter of the batch (each costs a row of computation per step), and pack the key axis
+        // once it is more than twice what the longest row needs.
+        int live = size();
+        if (live > 0 && (live * 4 <= rows.size() * 3 || cols > 2 * longestLiveRow() + 16)) {
+            compact();
+        }
         List<Event> events = new ArrayList<>();
         int active = 0;
         for (int r = 0; r < rows.size(); r++) {
@@ -280,9 +421,6 @@ public final class DecodeBatch implements AutoCloseable {
             if (active == 0) {
                 clear();
             } else {
-                if (active * 4 <= rows.size() * 3 || cols > 2 * longestLiveRow() + 16) {
-                    compact();
-                }
                 advance();
             }
         } catch (OrtException e) {
@@ -345,61 +483,95 @@ public final class DecodeBatch implements AutoCloseable {
         return done;
     }
 
-    /** One decoder call over the last token of every row. */
+    /** One decoder call over the last token of every row; the present lands in {@code spare}, which becomes the past. */
     private void advance() throws OrtException {
-        int n = rows.size();
+        int n = rows.size(), c = cols + 1;
         long[] ids = new long[n], pos = new long[n];
-        long[] grown = new long[n * (cols + 1)];
+        long[] grown = new long[n * c];
         for (int r = 0; r < n; r++) {
             Row row = rows.get(r);
-            ids[r] = row.finish == null ? row.out[row.outLen - 1] : pkg.special().pad();
-            pos[r] = row.length++;
-            System.arraycopy(mask, r * cols, grown, r * (cols + 1), cols);
-            grown[r * (cols + 1) + cols] = 1;
-        }
-        mask = grown;
-        cols++;
-        Map<String, OnnxTensor> in = new HashMap<>(past);
-        if (pkg.isEncoderDecoder()) {
-            in.putAll(cross);
-            in.put("encoder_attention_mask", encMask);
+            if (row.finish == null) {
+                ids[r] = row.out[row.outLen - 1];
+                pos[r] = row.length++;
+            } else {
+                ids[r] = pkg.special().pad();  // a free slot: computed, never read
+            }
+            System.arraycopy(mask, r * cols, grown, r * c, cols);
+            grown[r * c + cols] = 1;
         }
         List<AutoCloseable> temp = new ArrayList<>();
         try {
-            OrtSession.Result result = decode(ids, pos, mask, n, 1, in, temp);
-            pending = logits(result);
-            releasePast();
-            pastResult = result;
-            for (int i = 0; i < pkg.decoderLayers(); i++) {
-                past.put("past_key_" + i, (OnnxTensor) result.get("present_key_" + i).orElseThrow());
-                past.put("past_value_" + i, (OnnxTensor) result.get("present_value_" + i).orElseThrow());
+            Map<String, OnnxTensor> in = new HashMap<>();
+            long[] pastShape = {n, heads, cols, headDim}, presentShape = {n, heads, c, headDim};
+            spare.ensure(n * heads * c * headDim, 0);
+            Map<String, OnnxTensor> out = new HashMap<>();
+            for (int i = 0; i < pastNames.length; i++) {
+                in.put(pastNames[i], keep(temp, tensor(kv.bufs[i], pastShape)));
+                out.put(presentNames[i], keep(temp, tensor(spare.bufs[i], presentShape)));
             }
+            addCross(in, n, temp);
+            if (logitsBuffer.capacity() < n * vocab) {
+                logitsBuffer = directFloats(Math.max(n * vocab, logitsBuffer.capacity() * 3 / 2));
+            }
+            out.put("logits", keep(temp, tensor(logitsBuffer, new long[] {n, 1, vocab})));
+            keep(temp, decode(ids, pos, grown, n, 1, in, out, temp));
+            if (pending.length != n * vocab) {
+                pending = new float[n * vocab];
+            }
+            logitsBuffer.get(0, pending, 0, n * vocab);
         } finally {
             temp.forEach(DecodeBatch::close);
         }
+        Buffers past = kv;
+        kv = spare;
+        spare = past;
+        mask = grown;
+        cols = c;
     }
 
-    /** Embeds {@code ids} at {@code pos} and runs the decoder with the other inputs in {@code in}. */
+    /** The cross-attention inputs of encoder-decoder models, over the batch's {@code n} slots. */
+    private void addCross(Map<String, OnnxTensor> in, int n, List<AutoCloseable> temp) throws OrtException {
+        if (!pkg.isEncoderDecoder()) {
+            return;
+        }
+        long[] shape = {n, heads, source, headDim};
+        for (int i = 0; i < crossNames.length; i++) {
+            in.put(crossNames[i], keep(temp, tensor(cross.bufs[i], shape)));
+        }
+        in.put("encoder_attention_mask", keep(temp, OnnxTensor.createTensor(env, LongBuffer.wrap(encMask, 0, n * source),
+                new long[] {n, source})));
+    }
+
+    /**
+     * Embeds {@code ids} at {@code pos} and runs the decoder with the other inputs in {@code in},
+     * writing its outputs into the tensors of {@code out}.
+     */
     private OrtSession.Result decode(long[] ids, long[] pos, long[] m, int n, int t, Map<String, OnnxTensor> in,
-                                     List<AutoCloseable> temp) throws OrtException {
+                                     Map<String, OnnxTensor> out, List<AutoCloseable> temp) throws OrtException {
         OnnxTensor i = keep(temp, OnnxTensor.createTensor(env, LongBuffer.wrap(ids), new long[] {n, t}));
         OnnxTensor p = keep(temp, OnnxTensor.createTensor(env, LongBuffer.wrap(pos), new long[] {n, t}));
         OrtSession.Result emb = keep(temp, model.session(ModelPackage.EMBEDDING).run(Map.of("input_ids", i, "position_ids", p)));
         Map<String, OnnxTensor> all = new HashMap<>(in);
         all.put("embeddings", (OnnxTensor) emb.get(0));
         all.put("attention_mask", keep(temp, OnnxTensor.createTensor(env, LongBuffer.wrap(m), new long[] {n, m.length / n})));
-        return model.session(ModelPackage.DECODER).run(all);
+        return model.session(ModelPackage.DECODER).run(all, out);
     }
 
-    private static float[] logits(OrtSession.Result result) {
-        FloatBuffer fb = ((OnnxTensor) result.get("logits").orElseThrow()).getFloatBuffer();
-        float[] out = new float[fb.remaining()];
-        fb.get(out);
-        return out;
+    /** A tensor of {@code shape} over the start of {@code buf} (no copy: ONNX Runtime uses the buffer's memory). */
+    private OnnxTensor tensor(FloatBuffer buf, long[] shape) throws OrtException {
+        long size = 1;
+        for (long d : shape) {
+            size *= d;
+        }
+        return OnnxTensor.createTensor(env, buf.duplicate().clear().limit((int) size), shape);
     }
 
-    /** Drops finished rows from every batched tensor. */
-    private void compact() throws OrtException {
+    /**
+     * Drops finished rows, and packs each remaining row's key positions to the front of a key axis
+     * as long as its longest row: rows that joined later have holes where they attended to
+     * nothing, and in a batch that never empties the axis would otherwise grow with every step.
+     */
+    private void compact() {
         int[] keep = new int[rows.size()];
         int n = 0;
         for (int r = 0; r < rows.size(); r++) {
@@ -408,47 +580,75 @@ public final class DecodeBatch implements AutoCloseable {
             }
         }
         keep = Arrays.copyOf(keep, n);
-        // Key positions that no remaining row attends to (padding, or positions of rows that
-        // finished) go too: in a batch that never empties they would otherwise pile up.
-        int[] keepCols = new int[cols];
-        int k = 0;
-        for (int c = 0; c < cols; c++) {
-            for (int r : keep) {
-                if (mask[r * cols + c] != 0) {
-                    keepCols[k++] = c;
-                    break;
+        // each kept row's runs of attended positions: [start, length] pairs
+        int[][] runs = new int[n][];
+        int c = 0;
+        for (int i = 0; i < n; i++) {
+            int base = keep[i] * cols, count = 0, k = 0;
+            int[] rr = new int[2 * cols];
+            for (int j = 0; j < cols; ) {
+                if (mask[base + j] == 0) {
+                    j++;
+                    continue;
+                }
+                int from = j;
+                while (j < cols && mask[base + j] != 0) {
+                    j++;
+                }
+                rr[k++] = from;
+                rr[k++] = j - from;
+                count += j - from;
+            }
+            runs[i] = Arrays.copyOf(rr, k);
+            c = Math.max(c, count);
+        }
+        spare.ensure(n * heads * c * headDim, 0);
+        for (int b = 0; b < kv.bufs.length; b++) {
+            FloatBuffer src = kv.bufs[b], dst = spare.bufs[b];
+            for (int i = 0; i < n; i++) {
+                for (int h = 0; h < heads; h++) {
+                    int from = (keep[i] * heads + h) * cols, to = (i * heads + h) * c;
+                    for (int k = 0; k < runs[i].length; k += 2) {
+                        dst.put(to * headDim, src, (from + runs[i][k]) * headDim, runs[i][k + 1] * headDim);
+                        to += runs[i][k + 1];
+                    }
                 }
             }
         }
-        keepCols = Arrays.copyOf(keepCols, k);
-        Map<String, OnnxTensor> newPast = new HashMap<>();
-        for (var e : past.entrySet()) {
-            newPast.put(e.getKey(), gather(e.getValue(), keep, keepCols));
-        }
-        releasePast();
-        past = newPast;
-        if (pkg.isEncoderDecoder()) {
-            Map<String, OnnxTensor> newCross = new HashMap<>();
-            for (var e : cross.entrySet()) {
-                newCross.put(e.getKey(), gather(e.getValue(), keep));
-            }
-            OnnxTensor newMask = gather(encMask, keep);
-            closeCross();
-            cross = newCross;
-            encMask = newMask;
-        }
-        long[] m = new long[n * k];
+        Buffers old = kv;
+        kv = spare;
+        spare = old;
+        long[] m = new long[n * c];
         float[] pend = new float[n * vocab];
         List<Row> kept = new ArrayList<>();
         for (int i = 0; i < n; i++) {
-            for (int j = 0; j < k; j++) {
-                m[i * k + j] = mask[keep[i] * cols + keepCols[j]];
+            int count = 0;
+            for (int k = 1; k < runs[i].length; k += 2) {
+                count += runs[i][k];
             }
+            Arrays.fill(m, i * c, i * c + count, 1L);
             System.arraycopy(pending, keep[i] * vocab, pend, i * vocab, vocab);
             kept.add(rows.get(keep[i]));
         }
+        if (pkg.isEncoderDecoder()) {
+            int rowSize = heads * source * headDim;
+            crossSpare.ensure(n * rowSize, 0);
+            long[] em = new long[n * source];
+            for (int b = 0; b < cross.bufs.length; b++) {
+                for (int i = 0; i < n; i++) {
+                    crossSpare.bufs[b].put(i * rowSize, cross.bufs[b], keep[i] * rowSize, rowSize);
+                }
+            }
+            for (int i = 0; i < n; i++) {
+                System.arraycopy(encMask, keep[i] * source, em, i * source, source);
+            }
+            Buffers oldCross = cross;
+            cross = crossSpare;
+            crossSpare = oldCross;
+            encMask = em;
+        }
         mask = m;
-        cols = k;
+        cols = c;
         pending = pend;
         rows.clear();
         rows.addAll(kept);
@@ -470,128 +670,19 @@ public final class DecodeBatch implements AutoCloseable {
         return max;
     }
 
-    /** Rows {@code keep} and key positions {@code keepCols} of a [rows, heads, positions, dim] tensor. */
-    private OnnxTensor gather(OnnxTensor t, int[] keep, int[] keepCols) throws OrtException {
-        long[] shape = t.getInfo().getShape().clone();
-        int heads = (int) shape[1], len = (int) shape[2], dim = (int) shape[3];
-        FloatBuffer src = t.getFloatBuffer();
-        FloatBuffer dst = directFloats(keep.length * heads * keepCols.length * dim);
-        for (int r : keep) {
-            for (int h = 0; h < heads; h++) {
-                int base = (r * heads + h) * len;
-                for (int c : keepCols) {
-                    dst.put(src.slice((base + c) * dim, dim));
-                }
-            }
-        }
-        shape[0] = keep.length;
-        shape[2] = keepCols.length;
-        return OnnxTensor.createTensor(env, dst.rewind(), shape);
-    }
-
-    /** Empties the batch: every row has finished. */
+    /** Empties the batch: every row has finished. The buffers stay for the next sequences. */
     private void clear() {
         rows.clear();
-        releasePast();
-        closeCross();
         mask = new long[0];
         cols = 0;
+        encMask = new long[0];
+        source = 0;
         pending = new float[0];
     }
 
-    /** Rows {@code keep} (first axis) of {@code t}, as a new tensor. */
-    private OnnxTensor gather(OnnxTensor t, int[] keep) throws OrtException {
-        long[] shape = t.getInfo().getShape().clone();
-        int rowSize = (int) (Arrays.stream(shape).reduce(1, (a, b) -> a * b) / shape[0]);
-        shape[0] = keep.length;
-        if (t.getInfo().type == OnnxJavaType.INT64) {
-            LongBuffer src = t.getLongBuffer();
-            long[] dst = new long[keep.length * rowSize];
-            for (int i = 0; i < keep.length; i++) {
-                src.position(keep[i] * rowSize);
-                src.get(dst, i * rowSize, rowSize);
-            }
-            return OnnxTensor.createTensor(env, LongBuffer.wrap(dst), shape);
-        }
-        FloatBuffer src = t.getFloatBuffer();
-        FloatBuffer dst = directFloats(keep.length * rowSize);
-        for (int i = 0; i < keep.length; i++) {
-            dst.put(src.slice(keep[i] * rowSize, rowSize));
-        }
-        return OnnxTensor.createTensor(env, dst.rewind(), shape);
-    }
-
-    /**
-     * A native-order direct buffer: ONNX Runtime uses it as the tensor's memory, where a heap
-     * array would be copied once more.
-     */
+    /** A native-order direct buffer: ONNX Runtime uses it as a tensor's memory without copying it. */
     private static FloatBuffer directFloats(int n) {
         return java.nio.ByteBuffer.allocateDirect(n * Float.BYTES).order(java.nio.ByteOrder.nativeOrder()).asFloatBuffer();
-    }
-
-    /**
-     * Stacks {@code a} ([na, ..., la, ...]) on {@code b} ([nb, ..., lb, ...]) along the first axis,
-     * padding the length axis (axis 2 of 4-d tensors, axis 1 of 2-d masks) with zeros to {@code l}.
-     */
-    private OnnxTensor concat(OnnxTensor a, int na, int la, OnnxTensor b, int nb, int lb, int l) throws OrtException {
-        long[] shape = b.getInfo().getShape().clone();
-        boolean mask2d = shape.length == 2;
-        int heads = mask2d ? 1 : (int) shape[1];
-        int inner = mask2d ? 1 : (int) shape[3];
-        shape[0] = na + nb;
-        shape[mask2d ? 1 : 2] = l;
-        if (b.getInfo().type == OnnxJavaType.INT64) {
-            long[] dst = new long[(na + nb) * heads * l * inner];
-            if (a != null && na > 0) {
-                copyRows(a.getLongBuffer(), dst, 0, na, heads, la, inner, l);
-            }
-            copyRows(b.getLongBuffer(), dst, na, nb, heads, lb, inner, l);
-            return OnnxTensor.createTensor(env, LongBuffer.wrap(dst), shape);
-        }
-        FloatBuffer dst = directFloats((na + nb) * heads * l * inner);
-        if (a != null && na > 0) {
-            copyRows(a.getFloatBuffer(), dst, 0, na, heads, la, inner, l);
-        }
-        copyRows(b.getFloatBuffer(), dst, na, nb, heads, lb, inner, l);
-        return OnnxTensor.createTensor(env, dst.rewind(), shape);
-    }
-
-    private static void copyRows(FloatBuffer src, FloatBuffer dst, int firstRow, int n, int heads, int len, int inner, int l) {
-        int chunk = len * inner;
-        for (int r = 0; r < n; r++) {
-            for (int h = 0; h < heads; h++) {
-                dst.put(((firstRow + r) * heads + h) * l * inner, src, (r * heads + h) * chunk, chunk);
-            }
-        }
-    }
-
-    private static void copyRows(LongBuffer src, long[] dst, int firstRow, int n, int heads, int len, int inner, int l) {
-        int chunk = len * inner;
-        for (int r = 0; r < n; r++) {
-            for (int h = 0; h < heads; h++) {
-                src.position((r * heads + h) * chunk);
-                src.get(dst, ((firstRow + r) * heads + h) * l * inner, chunk);
-            }
-        }
-    }
-
-    private void releasePast() {
-        if (pastResult != null) {
-            pastResult.close();
-            pastResult = null;
-        } else {
-            past.values().forEach(OnnxTensor::close);
-        }
-        past = new HashMap<>();
-    }
-
-    private void closeCross() {
-        cross.values().forEach(OnnxTensor::close);
-        cross = new HashMap<>();
-        if (encMask != null) {
-            encMask.close();
-            encMask = null;
-        }
     }
 
     private static <T extends AutoCloseable> T keep(List<AutoCloseable> list, T t) {
@@ -609,8 +700,7 @@ public final class DecodeBatch implements AutoCloseable {
 
     @Override
     public void close() {
-        releasePast();
-        closeCross();
-        rows.clear();
+        clear();
+        finishedRows.clear();
     }
 }

@@ -91,6 +91,11 @@ public final class OnnxModel implements AutoCloseable {
             if (device == Device.CUDA) {
                 so.addCUDA(0);
             }
+            // Per-operator timings as Chrome trace JSON, one file per session, for profiling.
+            String profile = System.getenv("SEQ_ONNX_PROFILE");
+            if (profile != null && !profile.isBlank()) {
+                so.enableProfiling(java.nio.file.Path.of(profile, pkg.name() + "-" + spec.file().replace(".onnx", "")).toString());
+            }
             return OrtEnvironment.getEnvironment().createSession(path, so);
         } catch (OrtException e) {
             throw new PackageException(path + ": ONNX Runtime cannot load the graph: " + e.getMessage(), e);
