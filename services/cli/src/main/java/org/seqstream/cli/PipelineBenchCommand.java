@@ -60,8 +60,11 @@ final class PipelineBenchCommand implements Callable<Integer> {
     Integer commitMs;
 
     @Option(names = "--step-budget-ms", defaultValue = "10", paramLabel = "MS",
-            description = "How long the decoder may keep stepping before its thread polls and commits (default: ${DEFAULT-VALUE}).")
+            description = "With --inline: how long the decoder may keep stepping before its thread polls and commits (default: ${DEFAULT-VALUE}).")
     int stepBudgetMs;
+
+    @Option(names = "--inline", description = "Decode in the stream thread's punctuations instead of a decode thread.")
+    boolean inline;
 
     @Option(names = "--client", paramLabel = "KEY=VALUE",
             description = "A Kafka client setting for every stage's clients (repeatable).")
@@ -70,6 +73,11 @@ final class PipelineBenchCommand implements Callable<Integer> {
     @Mixin
     ModelOptions models;
 
+    private DecoderTopology.Config decoderConfig() {
+        DecoderTopology.Config c = DecoderTopology.Config.DEFAULT.withMaxActive(256).withStepBudget(Duration.ofMillis(stepBudgetMs));
+        return inline ? c.inline() : c;
+    }
+
     @Override
     public Integer call() throws Exception {
         Path dir = Files.createTempDirectory("seq-bench-");
@@ -77,8 +85,7 @@ final class PipelineBenchCommand implements Callable<Integer> {
         try (EmbeddedKafka kafka = EmbeddedKafka.start(0, dir.resolve("kafka"), true);
              ModelCatalog catalog = ModelCatalog.load(models.modelsDir(), Device.parse(models.device), models.threads);
              LocalPipeline pipeline = LocalPipeline.start(catalog, new LocalPipeline.Settings(kafka.bootstrapServers(),
-                     Set.copyOf(LocalPipeline.STAGES), 4, dir.resolve("state"), DecoderTopology.Config.DEFAULT.withMaxActive(256)
-                             .withStepBudget(Duration.ofMillis(stepBudgetMs)),
+                     Set.copyOf(LocalPipeline.STAGES), 4, dir.resolve("state"), decoderConfig(),
                      overrides(), "bench"))) {
             Generator gen = new Generator(catalog.sessions(model), catalog.tokenizer(model));
             List<Generator.Request> reqs = new ArrayList<>();

@@ -48,8 +48,9 @@ public class DecoderService {
                       @ConfigProperty(name = "seq.decoder.max-active") int maxActive,
                       @ConfigProperty(name = "seq.decoder.max-queued") int maxQueued,
                       @ConfigProperty(name = "seq.decoder.step-every") Duration stepEvery,
-                      @ConfigProperty(name = "seq.decoder.step-budget") Duration stepBudget) {
-        return DecoderTopology.build(models, new DecoderTopology.Config(maxActive, maxQueued, stepEvery, stepBudget));
+                      @ConfigProperty(name = "seq.decoder.step-budget") Duration stepBudget,
+                      @ConfigProperty(name = "seq.decoder.decode-thread") boolean decodeThread) {
+        return DecoderTopology.build(models, new DecoderTopology.Config(maxActive, maxQueued, stepEvery, stepBudget, decodeThread));
     }
 
     void metrics(@Observes StartupEvent event, MeterRegistry registry) {

@@ -30,7 +30,9 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Queue;
 import java.util.Set;
+import java.util.concurrent.ConcurrentLinkedQueue;
 
 /**
  * The decoder's processor for one task. A new sequence is stored and queued in the thread's
@@ -46,7 +48,7 @@ final class DecodeProcessor implements Processor<String, byte[], String, Object>
     private final DecoderTopology.Config config;
     private final Map<Thread, DecodeEngine> engines;
     private final DecoderMetrics metrics = DecoderMetrics.INSTANCE;
-    private final List<DecodeEngine.Delivery> outbox = new ArrayList<>();
+    private final Queue<DecodeEngine.Delivery> outbox = new ConcurrentLinkedQueue<>();
     private final Set<String> handedIn = new HashSet<>();
     private final Map<String, String[]> pieces = new HashMap<>();
     private ProcessorContext<String, Object> context;
@@ -98,27 +100,33 @@ final class DecodeProcessor implements Processor<String, byte[], String, Object>
         progress.put(id, DecodeProgress.newBuilder().setId(id).setStartedAtMs(context.currentSystemTimeMs()).build());
         handedIn.add(id);
         engine.enqueue(this, id, false);
+        engine.refill();
     }
 
     /**
-     * Decoding steps for up to the step budget, then back to the stream thread, which polls new
-     * records and commits. Several steps per punctuation spare a small batch the cost of a poll
-     * per token. One task of the thread drives the steps; every task takes its deliveries.
+     * Takes what the engine produced for this task and writes it. The driving task also hands the
+     * engine the waiting sequences it has room for; without a decode thread it decodes here, for
+     * up to the step budget, before the stream thread polls and commits again (several steps per
+     * punctuation spare a small batch the cost of a poll per token).
      */
     private void punctuate() {
         if (!scanned) {
             resumeStored();
             scanned = true;
         }
+        engine.checkFailure();
         if (engine.drives(this)) {
-            long deadline = System.nanoTime() + config.stepBudget().toNanos();
-            do {
-                engine.tick();
-                takeDeliveries();
-            } while (engine.active() > 0 && System.nanoTime() < deadline);
-        } else {
-            takeDeliveries();
+            engine.refill();
+            if (engine.inline()) {
+                long deadline = System.nanoTime() + config.stepBudget().toNanos();
+                do {
+                    engine.runOnce();
+                    takeDeliveries();
+                    engine.refill();
+                } while (engine.active() > 0 && System.nanoTime() < deadline);
+            }
         }
+        takeDeliveries();
     }
 
     /**
@@ -164,10 +172,8 @@ final class DecodeProcessor implements Processor<String, byte[], String, Object>
 
     /** Writes what the engine produced for this task, in order. */
     private void takeDeliveries() {
-        if (outbox.isEmpty()) {
-            return;
-        }
-        for (DecodeEngine.Delivery d : outbox) {
+        int n = 0;
+        for (DecodeEngine.Delivery d = outbox.poll(); d != null; d = outbox.poll(), n++) {
             if (d instanceof DecodeEngine.Token t) {
                 token(t);
             } else if (d instanceof DecodeEngine.Finished f) {
@@ -180,8 +186,7 @@ final class DecodeProcessor implements Processor<String, byte[], String, Object>
                 }
             }
         }
-        engine.delivered(outbox.size());
-        outbox.clear();
+        engine.delivered(n);
     }
 
     private void token(DecodeEngine.Token t) {
@@ -256,6 +261,7 @@ final class DecodeProcessor implements Processor<String, byte[], String, Object>
     public void close() {
         if (engine != null) {
             engine.release(this);
+            engine.delivered(outbox.size());
             if (engine.isIdle()) {
                 engines.remove(Thread.currentThread(), engine);
             }

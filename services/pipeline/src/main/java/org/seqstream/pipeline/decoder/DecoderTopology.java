@@ -31,11 +31,15 @@ public final class DecoderTopology {
      * @param maxQueued   sequences waiting per instance; a new one beyond it is refused with an
      *                    {@code overloaded} error result
      * @param stepEvery   how often the scheduler runs (wall clock)
-     * @param stepBudget  how long the scheduler may keep decoding before the stream thread polls
-     *                    and commits again
+     * @param stepBudget  without a decode thread: how long a punctuation may keep decoding before
+     *                    the stream thread polls and commits again
+     * @param decodeThread decode on a thread of its own per stream thread (the default), so that
+     *                    decoding and the stream thread's polls and commits do not wait for each
+     *                    other; off, decoding runs in the stream thread's punctuations (which
+     *                    makes a test's steps follow its punctuations exactly)
      */
-    public record Config(int maxActive, int maxQueued, Duration stepEvery, Duration stepBudget) {
-        public static final Config DEFAULT = new Config(64, 4096, Duration.ofMillis(1), Duration.ofMillis(10));
+    public record Config(int maxActive, int maxQueued, Duration stepEvery, Duration stepBudget, boolean decodeThread) {
+        public static final Config DEFAULT = new Config(64, 4096, Duration.ofMillis(1), Duration.ofMillis(10), true);
 
         public Config {
             if (maxActive < 1 || maxQueued < 0) {
@@ -45,11 +49,16 @@ public final class DecoderTopology {
         }
 
         public Config withMaxActive(int n) {
-            return new Config(n, maxQueued, stepEvery, stepBudget);
+            return new Config(n, maxQueued, stepEvery, stepBudget, decodeThread);
         }
 
         public Config withStepBudget(Duration budget) {
-            return new Config(maxActive, maxQueued, stepEvery, budget);
+            return new Config(maxActive, maxQueued, stepEvery, budget, decodeThread);
+        }
+
+        /** Decoding in the stream thread's punctuations, {@code stepBudget} at a time. */
+        public Config inline() {
+            return new Config(maxActive, maxQueued, stepEvery, stepBudget, false);
         }
     }
 
