@@ -69,7 +69,6 @@ public final class DecodeBatch implements AutoCloseable {
      */
     private Buffers kv;
     private Buffers spare;
-    private final Buffers prefill;              // the prompts' KV cache while newcomers are prefilled
     private final String[] pastNames;
     private final String[] presentNames;
     /** Encoder-decoder models: cross-attention keys and values [slots, heads, source, head_dim], and their mask. */
@@ -80,6 +79,7 @@ public final class DecodeBatch implements AutoCloseable {
     private long[] encMask = new long[0];       // [slots, source]
     private int source;
     private FloatBuffer logitsBuffer = directFloats(0);
+    private FloatBuffer prefillLogits = directFloats(0);
 
     private static final class Row {
         final Sequence seq;
@@ -109,13 +109,17 @@ public final class DecodeBatch implements AutoCloseable {
         void ensure(int floats, int keep) {
             for (int i = 0; i < bufs.length; i++) {
                 if (bufs[i].capacity() < floats) {
-                    FloatBuffer grown = directFloats(Math.max(floats, bufs[i].capacity() + bufs[i].capacity() / 2));
+                    FloatBuffer grown = directFloats(Math.max(floats, bufs[i].capacity() + bufs[i].capacity() / 4));
                     if (keep > 0) {
                         grown.put(0, bufs[i], 0, keep);
                     }
                     bufs[i] = grown;
                 }
             }
+        }
+
+        void free() {
+            Arrays.fill(bufs, directFloats(0));
         }
     }
 
@@ -146,7 +150,6 @@ public final class DecodeBatch implements AutoCloseable {
         }
         kv = new Buffers(2 * layers);
         spare = new Buffers(2 * layers);
-        prefill = new Buffers(2 * layers);
         cross = new Buffers(pkg.isEncoderDecoder() ? 2 * layers : 0);
         crossSpare = new Buffers(pkg.isEncoderDecoder() ? 2 * layers : 0);
         crossWide = new Buffers(pkg.isEncoderDecoder() ? 2 * layers : 0);
@@ -245,16 +248,20 @@ public final class DecodeBatch implements AutoCloseable {
                 }
                 in.put("encoder_attention_mask", keep(temp, OnnxTensor.createTensor(env, LongBuffer.wrap(newEncMask), new long[] {n, s1})));
             }
-            prefill.ensure(n * heads * t * headDim, 0);
-            FloatBuffer logitsOut = directFloats(n * t * vocab);
+            if (t > cols && !rows.isEmpty()) {
+                widen(t);
+            }
+            // the prompts' KV cache goes to the spare buffers, free until the next step
+            spare.ensure(n * heads * t * headDim, 0);
+            prefillLogits = atLeast(prefillLogits, n * t * vocab);
             Map<String, OnnxTensor> out = new HashMap<>();
             long[] presentShape = {n, heads, t, headDim};
             for (int i = 0; i < presentNames.length; i++) {
-                out.put(presentNames[i], keep(temp, tensor(prefill.bufs[i], presentShape)));
+                out.put(presentNames[i], keep(temp, tensor(spare.bufs[i], presentShape)));
             }
-            out.put("logits", keep(temp, tensor(logitsOut, new long[] {n, t, vocab})));
+            out.put("logits", keep(temp, tensor(prefillLogits, new long[] {n, t, vocab})));
             keep(temp, decode(ids, pos, m, n, t, in, out, temp));
-            place(seqs, prompts, t, logitsOut, s1, newEncMask);
+            place(seqs, prompts, t, prefillLogits, s1, newEncMask);
         } finally {
             for (AutoCloseable c : temp) {
                 close(c);
@@ -263,8 +270,8 @@ public final class DecodeBatch implements AutoCloseable {
     }
 
     /**
-     * Gives each prefilled newcomer a slot: a finished sequence's, else a new one at the end. The
-     * key axis grows only when a prompt is longer than the batch's key positions.
+     * Gives each prefilled newcomer (its KV cache in {@code spare}) a slot: a finished sequence's,
+     * else a new one at the end. The key axis is at least {@code t} long by now.
      */
     private void place(List<Sequence> seqs, long[][] prompts, int t, FloatBuffer firstLogits, int s1, long[] newEncMask) {
         int n = seqs.size(), old = rows.size();
@@ -280,12 +287,6 @@ public final class DecodeBatch implements AutoCloseable {
             slot[next++] = slots++;
         }
         int c = Math.max(cols, t);
-        if (c > cols) {
-            // a prompt longer than the key axis: every running row moves to the wider layout
-            Buffers wide = widen(kv, spare, old, cols, c);
-            spare = kv;
-            kv = wide;
-        }
         int stride = heads * c * headDim;
         kv.ensure(slots * stride, old * stride);
         long[] m = mask;
@@ -298,7 +299,7 @@ public final class DecodeBatch implements AutoCloseable {
         for (int r = 0; r < n; r++) {
             int s = slot[r], len = prompts[r].length;
             for (int i = 0; i < kv.bufs.length; i++) {
-                FloatBuffer src = prefill.bufs[i], dst = kv.bufs[i];
+                FloatBuffer src = spare.bufs[i], dst = kv.bufs[i];
                 for (int h = 0; h < heads; h++) {
                     dst.put(((s * heads + h) * c) * headDim, src, ((r * heads + h) * t) * headDim, len * headDim);
                 }
@@ -357,6 +358,20 @@ public final class DecodeBatch implements AutoCloseable {
         source = s;
     }
 
+    /** A prompt longer than the key axis: every running row moves to a key axis of {@code c} positions. */
+    private void widen(int c) {
+        int n = rows.size();
+        Buffers wide = widen(kv, spare, n, cols, c);
+        spare = kv;
+        kv = wide;
+        long[] m = new long[n * c];
+        for (int r = 0; r < n; r++) {
+            System.arraycopy(mask, r * cols, m, r * c, cols);
+        }
+        mask = m;
+        cols = c;
+    }
+
     /** {@code from}'s first {@code n} rows with {@code c0} key positions, laid out with {@code c1} in {@code to}. */
     private Buffers widen(Buffers from, Buffers to, int n, int c0, int c1) {
         to.ensure(n * heads * c1 * headDim, 0);
@@ -377,9 +392,9 @@ public final class DecodeBatch implements AutoCloseable {
     public List<Event> step() {
         // Slots freed before this step and not taken by newcomers since: drop them once they are a
         // quarter of the batch (each costs a row of computation per step), and pack the key axis
-        // once it is more than twice what the longest row needs.
-        int live = size();
-        if (live > 0 && (live * 4 <= rows.size() * 3 || cols > 2 * longestLiveRow() + 16)) {
+        // once it is half as long again as the longest row needs (its buffers are held twice over).
+        int live = size(), longest = longestLiveRow();
+        if (live > 0 && (live * 4 <= rows.size() * 3 || cols > longest + longest / 2 + 16)) {
             compact();
         }
         List<Event> events = new ArrayList<>();
@@ -510,9 +525,7 @@ public final class DecodeBatch implements AutoCloseable {
                 out.put(presentNames[i], keep(temp, tensor(spare.bufs[i], presentShape)));
             }
             addCross(in, n, temp);
-            if (logitsBuffer.capacity() < n * vocab) {
-                logitsBuffer = directFloats(Math.max(n * vocab, logitsBuffer.capacity() * 3 / 2));
-            }
+            logitsBuffer = atLeast(logitsBuffer, n * vocab);
             out.put("logits", keep(temp, tensor(logitsBuffer, new long[] {n, 1, vocab})));
             keep(temp, decode(ids, pos, grown, n, 1, in, out, temp));
             if (pending.length != n * vocab) {
@@ -680,6 +693,10 @@ public final class DecodeBatch implements AutoCloseable {
         pending = new float[0];
     }
 
+    private static FloatBuffer atLeast(FloatBuffer buf, int floats) {
+        return buf.capacity() >= floats ? buf : directFloats(Math.max(floats, buf.capacity() + buf.capacity() / 4));
+    }
+
     /** A native-order direct buffer: ONNX Runtime uses it as a tensor's memory without copying it. */
     private static FloatBuffer directFloats(int n) {
         return java.nio.ByteBuffer.allocateDirect(n * Float.BYTES).order(java.nio.ByteOrder.nativeOrder()).asFloatBuffer();
@@ -698,9 +715,15 @@ public final class DecodeBatch implements AutoCloseable {
         }
     }
 
+    /** Empties the batch and lets go of its buffers (freed with their last reference). */
     @Override
     public void close() {
         clear();
         finishedRows.clear();
+        for (Buffers b : List.of(kv, spare, cross, crossSpare, crossWide)) {
+            b.free();
+        }
+        logitsBuffer = directFloats(0);
+        prefillLogits = directFloats(0);
     }
 }

@@ -147,8 +147,8 @@ final class DecodeEngine {
         } finally {
             lock.unlock();
         }
-        if (thread == null) {
-            applyRemovals();
+        if (thread == null || !thread.isAlive()) {
+            applyRemovals();   // no decode thread (any more): nothing else touches the batches
         } else {
             awaitRemoval(removal);
         }

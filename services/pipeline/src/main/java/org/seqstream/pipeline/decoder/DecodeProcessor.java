@@ -239,6 +239,9 @@ final class DecodeProcessor implements Processor<String, byte[], String, Object>
                 .setCreatedAtMs(seq.getCreatedAtMs())
                 .build();
         context.forward(new Record<>(id, (Object) result, context.currentSystemTimeMs()), DecoderTopology.TO_RESULTS);
+        // Readers see committed records only: a finished result asks for a commit now rather than
+        // at the next interval (tokens ride along); under load one commit covers every result of the round.
+        context.commit();
         sequences.delete(id);
         progress.delete(id);
         handedIn.remove(id);
@@ -255,6 +258,7 @@ final class DecodeProcessor implements Processor<String, byte[], String, Object>
         context.forward(new Record<>(seq.getId(), (Object) Results.error(seq.getId(), seq.getModel(), DecoderTopology.STAGE,
                 code, message, seq.getMetadata(), seq.getTimings(), seq.getCreatedAtMs()), context.currentSystemTimeMs()),
                 DecoderTopology.TO_RESULTS);
+        context.commit();
     }
 
     @Override
