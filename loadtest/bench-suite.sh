@@ -61,7 +61,7 @@ kill "$local_pid"; wait "$local_pid" 2>/dev/null || true; local_pid=""
 
 stack_init "$work" "$port" 4
 export SEQ_ONNX_THREADS="$threads"
-log "3/4 pipeline (b): broker on localhost:$STACK_PORT and the four service jars (JVM options: ${STACK_JAVA_OPTS--Xmx256m -XX:+UseSerialGC})"
+log "3/4 pipeline (b): broker on localhost:$STACK_PORT and the four service jars (JVM options: ${STACK_JAVA_OPTS-$(stack_java_opts tokenizer); decoder $(stack_java_opts decoder)})"
 stack_broker_start
 stack_start tokenizer tokenizer 18381
 stack_start embedding embedding 18382

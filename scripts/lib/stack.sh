@@ -11,8 +11,9 @@
 #   stack_peak_rss NAME                             peak resident memory of NAME's process, in MB
 #   stack_cleanup                                   stops everything, services first
 #
-# STACK_JAVA_OPTS: JVM options of the services (default -Xmx256m -XX:+UseSerialGC, which keeps
-# each under about 450 MB resident with the shipped models).
+# STACK_JAVA_OPTS: JVM options of every service. Default: as in the images, -Xmx256m
+# -XX:+UseSerialGC, and for the decoder -Xmx128m -XX:MaxDirectMemorySize=384m -XX:+UseSerialGC (its KV cache lives
+# in direct buffers, its heap stays small).
 
 STACK_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 
@@ -49,13 +50,17 @@ stack_broker_kill() {
   stack_kill broker "${1:-KILL}"
 }
 
+stack_java_opts() {
+  if [ "$1" = decoder ]; then echo "-Xmx128m -XX:MaxDirectMemorySize=384m -XX:+UseSerialGC"; else echo "-Xmx256m -XX:+UseSerialGC"; fi
+}
+
 stack_start() {
   local stage="$1" name="$2" http="$3"
   echo "$http" > "$STACK_WORK/pids/$name.http"
   # in a subshell, so that killing it is no job of the calling shell's to report
   (KAFKA_BOOTSTRAP_SERVERS="localhost:$STACK_PORT" SEQ_MODELS_DIR="$STACK_ROOT/models" SEQ_DEVICE=cpu SEQ_ONNX_THREADS="${SEQ_ONNX_THREADS:-0}" \
     SEQ_HTTP_PORT="$http" SEQ_INSTANCE_ID="$name" SEQ_STATE_DIR="$STACK_WORK/state-$name" \
-    exec java ${STACK_JAVA_OPTS--Xmx256m -XX:+UseSerialGC} -jar "$STACK_ROOT/services/$stage/target/quarkus-app/quarkus-run.jar" \
+    exec java ${STACK_JAVA_OPTS-$(stack_java_opts "$stage")} -jar "$STACK_ROOT/services/$stage/target/quarkus-app/quarkus-run.jar" \
     >> "$STACK_WORK/logs/$name.log" 2>&1 &
    echo $! > "$STACK_WORK/pids/$name")
 }

@@ -96,30 +96,42 @@ public final class DecodeBatch implements AutoCloseable {
         }
     }
 
-    /** Direct float buffers, one per named tensor, grown on demand and kept for reuse. */
+    /**
+     * Direct float buffers, one per named tensor, grown on demand and kept for reuse; a buffer
+     * that is outgrown is freed at once (no tensor uses it between decoder calls).
+     */
     private static final class Buffers {
         final FloatBuffer[] bufs;
+        private final java.nio.ByteBuffer[] bytes;
 
         Buffers(int count) {
             bufs = new FloatBuffer[count];
-            Arrays.fill(bufs, directFloats(0));
+            bytes = new java.nio.ByteBuffer[count];
+            free();
         }
 
         /** Room for {@code floats} in each buffer, keeping the first {@code keep} floats. */
         void ensure(int floats, int keep) {
             for (int i = 0; i < bufs.length; i++) {
                 if (bufs[i].capacity() < floats) {
-                    FloatBuffer grown = directFloats(Math.max(floats, bufs[i].capacity() + bufs[i].capacity() / 4));
+                    java.nio.ByteBuffer b = DirectMemory.allocateFloats(Math.max(floats, bufs[i].capacity() + bufs[i].capacity() / 8));
+                    FloatBuffer grown = b.asFloatBuffer();
                     if (keep > 0) {
                         grown.put(0, bufs[i], 0, keep);
                     }
+                    DirectMemory.free(bytes[i]);
+                    bytes[i] = b;
                     bufs[i] = grown;
                 }
             }
         }
 
         void free() {
-            Arrays.fill(bufs, directFloats(0));
+            for (int i = 0; i < bufs.length; i++) {
+                DirectMemory.free(bytes[i]);
+                bytes[i] = null;
+                bufs[i] = directFloats(0);
+            }
         }
     }
 
@@ -392,9 +404,10 @@ public final class DecodeBatch implements AutoCloseable {
     public List<Event> step() {
         // Slots freed before this step and not taken by newcomers since: drop them once they are a
         // quarter of the batch (each costs a row of computation per step), and pack the key axis
-        // once it is half as long again as the longest row needs (its buffers are held twice over).
-        int live = size(), longest = longestLiveRow();
-        if (live > 0 && (live * 4 <= rows.size() * 3 || cols > longest + longest / 2 + 16)) {
+        // once it is 16 positions longer than the longest row needs: every row holds the whole
+        // axis, twice over (past and present), and packing costs one copy of the cache.
+        int live = size();
+        if (live > 0 && (live * 4 <= rows.size() * 3 || cols > longestLiveRow() + 16)) {
             compact();
         }
         List<Event> events = new ArrayList<>();
