@@ -116,6 +116,7 @@ public final class LocalPipeline implements AutoCloseable {
         // The decoder steps from a wall-clock punctuator, which runs between polls: a short poll
         // keeps steps coming when no new record arrives (the default 100 ms caps it at 10 tokens/s).
         p.put(StreamsConfig.POLL_MS_CONFIG, 2);
+        p.put(StreamsConfig.ROCKSDB_CONFIG_SETTER_CLASS_CONFIG, BoundedRocksDB.class);
         p.put(StreamsConfig.consumerPrefix(org.apache.kafka.clients.consumer.ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG), 10_000);
         p.put(StreamsConfig.consumerPrefix(org.apache.kafka.clients.consumer.ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG), 3_000);
         // Given settings win over these defaults (commit.interval.ms for benchmarks, security).

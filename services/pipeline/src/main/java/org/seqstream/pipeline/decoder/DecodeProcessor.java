@@ -8,6 +8,7 @@ import org.apache.kafka.streams.processor.api.Record;
 import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
 import org.seqstream.pipeline.DeadLetters;
+import org.seqstream.pipeline.EagerCommit;
 import org.seqstream.pipeline.Params;
 import org.seqstream.pipeline.Results;
 import org.seqstream.pipeline.Tensors;
@@ -52,6 +53,7 @@ final class DecodeProcessor implements Processor<String, byte[], String, Object>
     private final Set<String> handedIn = new HashSet<>();
     private final Map<String, String[]> pieces = new HashMap<>();
     private ProcessorContext<String, Object> context;
+    private EagerCommit commits;
     private KeyValueStore<String, SequenceEncoded> sequences;
     private KeyValueStore<String, DecodeProgress> progress;
     private DecodeEngine engine;
@@ -66,6 +68,7 @@ final class DecodeProcessor implements Processor<String, byte[], String, Object>
     @Override
     public void init(ProcessorContext<String, Object> context) {
         this.context = context;
+        this.commits = new EagerCommit(context);
         this.sequences = context.getStateStore(DecoderTopology.SEQUENCES_STORE);
         this.progress = context.getStateStore(DecoderTopology.PROGRESS_STORE);
         this.engine = engines.computeIfAbsent(Thread.currentThread(), t -> new DecodeEngine(models, config, metrics));
@@ -240,8 +243,8 @@ final class DecodeProcessor implements Processor<String, byte[], String, Object>
                 .build();
         context.forward(new Record<>(id, (Object) result, context.currentSystemTimeMs()), DecoderTopology.TO_RESULTS);
         // Readers see committed records only: a finished result asks for a commit now rather than
-        // at the next interval (tokens ride along); under load one commit covers every result of the round.
-        context.commit();
+        // at the next interval (tokens ride along).
+        commits.request(context);
         sequences.delete(id);
         progress.delete(id);
         handedIn.remove(id);
@@ -258,7 +261,7 @@ final class DecodeProcessor implements Processor<String, byte[], String, Object>
         context.forward(new Record<>(seq.getId(), (Object) Results.error(seq.getId(), seq.getModel(), DecoderTopology.STAGE,
                 code, message, seq.getMetadata(), seq.getTimings(), seq.getCreatedAtMs()), context.currentSystemTimeMs()),
                 DecoderTopology.TO_RESULTS);
-        context.commit();
+        commits.request(context);
     }
 
     @Override

@@ -7,6 +7,7 @@ import org.apache.kafka.streams.processor.api.Record;
 import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
 import org.seqstream.pipeline.DeadLetters;
+import org.seqstream.pipeline.EagerCommit;
 import org.seqstream.pipeline.Params;
 import org.seqstream.pipeline.Results;
 import org.seqstream.runtime.Generator;
@@ -39,6 +40,7 @@ final class TokenizeProcessor implements Processor<String, byte[], String, Objec
     private final TokenizerTopology.Config config;
     private final TokenizerMetrics metrics = TokenizerMetrics.INSTANCE;
     private ProcessorContext<String, Object> context;
+    private EagerCommit commits;
     private KeyValueStore<String, Long> seen;
 
     TokenizeProcessor(ModelCatalog models, TokenizerTopology.Config config) {
@@ -49,6 +51,7 @@ final class TokenizeProcessor implements Processor<String, byte[], String, Objec
     @Override
     public void init(ProcessorContext<String, Object> context) {
         this.context = context;
+        this.commits = new EagerCommit(context);
         this.seen = context.getStateStore(TokenizerTopology.IDS_STORE);
         // Forget old ids ten times per window, but no more often than each second nor less than each minute.
         long everyMs = Math.max(1_000, Math.min(60_000, config.dedupWindow().toMillis() / 10));
@@ -135,8 +138,7 @@ final class TokenizeProcessor implements Processor<String, byte[], String, Objec
                     .build();
             context.forward(new Record<>(id, (Object) out, record.timestamp(), record.headers()), TokenizerTopology.TO_TOKENS);
             // Downstream reads committed records only: commit now rather than at the next interval.
-            // Under load one commit covers every record the stream thread processed in its round.
-            context.commit();
+            commits.request(context);
             metrics.countTokenized(ids.length);
         } catch (InputException e) {
             refuse(record, id, req, e.code(), e.getMessage(), start);
@@ -166,7 +168,7 @@ final class TokenizeProcessor implements Processor<String, byte[], String, Objec
         context.forward(new Record<>(id, (Object) Results.error(id, req.getModel(), TokenizerTopology.STAGE, code, message,
                 req.getMetadata(), timings, req.getCreatedAtMs()), record.timestamp(), record.headers()),
                 TokenizerTopology.TO_RESULTS);
-        context.commit();
+        commits.request(context);
     }
 
     private static StageTiming timing(long startNanos) {
