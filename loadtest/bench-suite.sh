@@ -56,7 +56,7 @@ log "3/4 pipeline (a): seqctl local on localhost:$((port + 1)), broker and stage
 local_pid=$!
 for _ in $(seq 1 240); do grep -q '^ready' "$work/local.log" && break; sleep 0.5; done
 seqload run --bootstrap "localhost:$((port + 1))" --model "$model" --concurrency "$levels" --duration "$duration" \
-  --warmup 5 --prewarm 30 --label "seqctl local (one process)" --out "$out/pipeline-local.json"
+  --warmup 5 --prewarm 90 --label "seqctl local (one process)" --out "$out/pipeline-local.json"
 kill "$local_pid"; wait "$local_pid" 2>/dev/null || true; local_pid=""
 
 stack_init "$work" "$port" 4
@@ -69,7 +69,7 @@ stack_start encoder encoder 18383
 stack_start decoder decoder 18384
 for p in 18381 18382 18383 18384; do stack_wait_ready "$p"; done
 seqload run --bootstrap "localhost:$STACK_PORT" --model "$model" --concurrency "$levels" --duration "$duration" \
-  --warmup 5 --prewarm 30 --label "service jars (separate processes)" --out "$out/pipeline-services.json"
+  --warmup 5 --prewarm 90 --label "service jars (separate processes)" --out "$out/pipeline-services.json"
 
 log "4/4 peak memory and the report"
 printf '{"tokenizer": %s, "embedding": %s, "encoder": %s, "decoder": %s, "broker": %s}\n' \
