@@ -80,6 +80,9 @@ public final class DecodeBatch implements AutoCloseable {
     private int source;
     private FloatBuffer logitsBuffer = directFloats(0);
     private FloatBuffer prefillLogits = directFloats(0);
+    private FloatBuffer hiddenScratch = directFloats(0);
+    private static final int IDS = 0, POS = 1, MASK = 2, ENC_MASK = 3;
+    private final java.nio.ByteBuffer[] longScratch = new java.nio.ByteBuffer[4];
 
     private static final class Row {
         final Sequence seq;
@@ -254,11 +257,14 @@ public final class DecodeBatch implements AutoCloseable {
                 for (int i = 0; i < crossNames.length; i++) {
                     crossOut.put(crossNames[i], keep(temp, tensor(crossSpare.bufs[i], crossShape)));
                 }
-                try (OnnxTensor h = OnnxTensor.createTensor(env, FloatBuffer.wrap(hidden), new long[] {n, s1, d});
+                hiddenScratch = atLeast(hiddenScratch, hidden.length);
+                FloatBuffer hb = hiddenScratch.duplicate().clear().limit(hidden.length);
+                hb.put(0, hidden);
+                try (OnnxTensor h = OnnxTensor.createTensor(env, hb, new long[] {n, s1, d});
                      OrtSession.Result ignored = model.session(ModelPackage.CROSS_KV).run(Map.of("encoder_hidden_states", h), crossOut)) {
                     in.putAll(crossOut);
                 }
-                in.put("encoder_attention_mask", keep(temp, OnnxTensor.createTensor(env, LongBuffer.wrap(newEncMask), new long[] {n, s1})));
+                in.put("encoder_attention_mask", keep(temp, longTensor(ENC_MASK, newEncMask, n * s1, new long[] {n, s1})));
             }
             if (t > cols && !rows.isEmpty()) {
                 widen(t);
@@ -564,8 +570,7 @@ public final class DecodeBatch implements AutoCloseable {
         for (int i = 0; i < crossNames.length; i++) {
             in.put(crossNames[i], keep(temp, tensor(cross.bufs[i], shape)));
         }
-        in.put("encoder_attention_mask", keep(temp, OnnxTensor.createTensor(env, LongBuffer.wrap(encMask, 0, n * source),
-                new long[] {n, source})));
+        in.put("encoder_attention_mask", keep(temp, longTensor(ENC_MASK, encMask, n * source, new long[] {n, source})));
     }
 
     /**
@@ -574,13 +579,31 @@ public final class DecodeBatch implements AutoCloseable {
      */
     private OrtSession.Result decode(long[] ids, long[] pos, long[] m, int n, int t, Map<String, OnnxTensor> in,
                                      Map<String, OnnxTensor> out, List<AutoCloseable> temp) throws OrtException {
-        OnnxTensor i = keep(temp, OnnxTensor.createTensor(env, LongBuffer.wrap(ids), new long[] {n, t}));
-        OnnxTensor p = keep(temp, OnnxTensor.createTensor(env, LongBuffer.wrap(pos), new long[] {n, t}));
+        OnnxTensor i = keep(temp, longTensor(IDS, ids, ids.length, new long[] {n, t}));
+        OnnxTensor p = keep(temp, longTensor(POS, pos, pos.length, new long[] {n, t}));
         OrtSession.Result emb = keep(temp, model.session(ModelPackage.EMBEDDING).run(Map.of("input_ids", i, "position_ids", p)));
         Map<String, OnnxTensor> all = new HashMap<>(in);
         all.put("embeddings", (OnnxTensor) emb.get(0));
-        all.put("attention_mask", keep(temp, OnnxTensor.createTensor(env, LongBuffer.wrap(m), new long[] {n, m.length / n})));
+        all.put("attention_mask", keep(temp, longTensor(MASK, m, m.length, new long[] {n, m.length / n})));
         return model.session(ModelPackage.DECODER).run(all, out);
+    }
+
+    /**
+     * A tensor of {@code shape} holding {@code data[0, len)}, in a direct buffer kept for the
+     * purpose: ONNX Runtime copies a heap array into a new direct buffer of its own, which would
+     * hold native memory until the next garbage collection, at every step.
+     */
+    private OnnxTensor longTensor(int which, long[] data, int len, long[] shape) throws OrtException {
+        java.nio.ByteBuffer b = longScratch[which];
+        if (b == null || b.capacity() < len * Long.BYTES) {
+            DirectMemory.free(b);
+            int cap = b == null ? 0 : b.capacity();
+            b = java.nio.ByteBuffer.allocateDirect(Math.max(len * Long.BYTES, cap + cap / 4)).order(java.nio.ByteOrder.nativeOrder());
+            longScratch[which] = b;
+        }
+        LongBuffer view = b.asLongBuffer();
+        view.put(data, 0, len).flip();
+        return OnnxTensor.createTensor(env, view, shape);
     }
 
     /** A tensor of {@code shape} over the start of {@code buf} (no copy: ONNX Runtime uses the buffer's memory). */
@@ -738,5 +761,10 @@ public final class DecodeBatch implements AutoCloseable {
         }
         logitsBuffer = directFloats(0);
         prefillLogits = directFloats(0);
+        hiddenScratch = directFloats(0);
+        for (int i = 0; i < longScratch.length; i++) {
+            DirectMemory.free(longScratch[i]);
+            longScratch[i] = null;
+        }
     }
 }
