@@ -1,6 +1,7 @@
 """Exports a trained checkpoint as a model package (see shared/ARCHITECTURE.md).
 
     /usr/bin/python3 export.py out/itn-seq2seq ../itn-seq2seq --name itn-seq2seq
+    /usr/bin/python3 export.py --from-package ../itn-gpt /tmp/itn-gpt --name itn-gpt   # re-export a package
 
 The package holds one ONNX graph per pipeline stage, all float32, batch and length axes dynamic:
   embedding.onnx  input_ids, position_ids (B, T) int64                 -> embeddings (B, T, C)
@@ -9,9 +10,14 @@ The package holds one ONNX graph per pipeline stage, all float32, batch and leng
   decoder.onnx    embeddings (B, T, C), attention_mask (B, P+T) int64,
                   past_key_i, past_value_i (B, H, P, D)
                   [+ cross_key_i, cross_value_i (B, H, S, D), encoder_attention_mask (B, S)]
-                                                                       -> logits (B, T, V), present_key_i, present_value_i (B, H, P+T, D)
+                                                                       -> logits (B, T, V), new_key_i, new_value_i (B, H, T, D)
 encoder.onnx and cross_kv.onnx exist for the encoder-decoder only. Cross-attention keys and
 values are computed once per sequence by cross_kv.onnx, never at every decoding step.
+
+The decoder returns the keys and values of its T new positions only; the runtime appends them
+to the cache it keeps, so no step copies the cache. `--kv-cache concat` exports the older form
+instead, whose present_key_i, present_value_i (B, H, P+T, D) hold the past and the new
+positions (the runtime serves both).
 
 Besides the graphs: tokenizer.json (Hugging Face format), model.json (architecture, special
 ids, limits, and for every file its sha256 and for every graph its input and output names
@@ -102,9 +108,9 @@ class CrossKvGraph(nn.Module):
 
 
 class DecoderGraph(nn.Module):
-    def __init__(self, m):
+    def __init__(self, m, append):
         super().__init__()
-        self.m, self.n = m, m.cfg.n_decoder_layers
+        self.m, self.n, self.append = m, m.cfg.n_decoder_layers, append
 
     def forward(self, embeddings, attention_mask, *rest):
         past = [(rest[2 * i], rest[2 * i + 1]) for i in range(self.n)]
@@ -113,7 +119,7 @@ class DecoderGraph(nn.Module):
             c = rest[2 * self.n:4 * self.n]
             cross = [(c[2 * i], c[2 * i + 1]) for i in range(self.n)]
             enc_mask = rest[4 * self.n]
-        logits, present = self.m.decode(embeddings, attention_mask, past, cross, enc_mask)
+        logits, present = self.m.decode(embeddings, attention_mask, past, cross, enc_mask, self.append)
         return (logits,) + tuple(t for kv in present for t in kv)
 
 
@@ -132,7 +138,7 @@ def spec(names, shapes, dtypes):
     return [{"name": n, "dtype": dtypes[n], "shape": shapes[n]} for n in names]
 
 
-def export(model, out_dir, name):
+def export(model, out_dir, name, kv_cache="append", n_greedy=50, logit_steps=MAX_NEW_TOKENS):
     cfg = model.cfg
     os.makedirs(out_dir, exist_ok=True)
     L, H, D, C, V = cfg.n_decoder_layers, cfg.n_heads, cfg.head_dim, cfg.d_model, cfg.vocab_size
@@ -152,6 +158,8 @@ def export(model, out_dir, name):
         shapes[n] = ["batch", H, "past_sequence", D]
     for n in kv_names("present", L):
         shapes[n] = ["batch", H, "total_sequence", D]
+    for n in kv_names("new", L):
+        shapes[n] = ["batch", H, "sequence", D]
     for n in kv_names("cross", L):
         shapes[n] = ["batch", H, "source", D]
     dtypes = {n: "float32" for n in shapes}
@@ -184,11 +192,13 @@ def export(model, out_dir, name):
                kv_names("cross", L))
             dec_inputs += kv_names("cross", L) + ["encoder_attention_mask"]
             dec_args += cross + [torch.ones(b, s, dtype=torch.long)]
-        do("decoder", DecoderGraph(model), tuple(dec_args), dec_inputs, ["logits"] + kv_names("present", L),
+        append = kv_cache == "append"
+        do("decoder", DecoderGraph(model, append), tuple(dec_args), dec_inputs,
+           ["logits"] + kv_names("new" if append else "present", L),
            {"attention_mask": ["batch", "total_sequence"]})
 
     tk.write(os.path.join(out_dir, "tokenizer.json"))
-    write_golden(model, os.path.join(out_dir, "golden.json"))
+    write_golden(model, os.path.join(out_dir, "golden.json"), n_greedy, logit_steps)
     files = {k: dict(v, sha256=sha256(os.path.join(out_dir, v["file"]))) for k, v in graphs.items()}
     manifest = {
         "name": name,
@@ -221,7 +231,7 @@ GOLDEN_LOGIT_INPUTS = ["the rent is one thousand two hundred dollars",
 
 
 @torch.no_grad()
-def write_golden(model, path, n_greedy=50):
+def write_golden(model, path, n_greedy=50, logit_steps=MAX_NEW_TOKENS):
     """Greedy outputs for test sentences, and full teacher-forced logits for a few inputs.
 
     The logits are those of the decoder at every step of the greedy output (prompt plus
@@ -232,7 +242,7 @@ def write_golden(model, path, n_greedy=50):
     outs = generate.greedy(model, texts)
     greedy = [{"input": s, "output": tk.decode(o), "ids": o} for s, o in zip(texts, outs)]
     logits = []
-    for text, out in zip(GOLDEN_LOGIT_INPUTS, generate.greedy(model, GOLDEN_LOGIT_INPUTS)):
+    for text, out in zip(GOLDEN_LOGIT_INPUTS, generate.greedy(model, GOLDEN_LOGIT_INPUTS, logit_steps)):
         prompt = generate.prompt_ids(model.cfg.arch, text)
         seq = torch.tensor([prompt + out])
         mask = torch.ones_like(seq)
@@ -253,10 +263,15 @@ def write_golden(model, path, n_greedy=50):
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("checkpoint", help="folder with model.npz and config.json (train.py --out)")
+    p.add_argument("checkpoint", nargs="?", help="folder with model.npz and config.json (train.py --out)")
     p.add_argument("package", help="package folder to write, e.g. ../itn-seq2seq")
     p.add_argument("--name", required=True)
+    p.add_argument("--from-package", metavar="DIR", help="take the weights from this package instead of a checkpoint")
+    p.add_argument("--kv-cache", choices=["append", "concat"], default="append",
+                   help="decoder outputs: the new positions' keys and values (default) or past and new together")
     a = p.parse_args()
+    if (a.checkpoint is None) == (a.from_package is None):
+        p.error("give either a checkpoint or --from-package")
     torch.set_num_threads(2)
-    export(load(a.checkpoint), a.package, a.name)
+    export(load(a.checkpoint) if a.checkpoint else load_from_package(a.from_package), a.package, a.name, a.kv_cache)
     print(f"wrote {a.package}")

@@ -95,6 +95,19 @@ class Attention(nn.Module):
         y = (att @ v).transpose(1, 2).reshape(b, t, c)            # (B, T, C)
         return self.o(y)
 
+    def forward_appended(self, x, past_k, past_v, k, v, bias):
+        """forward(x, past_k ++ k, past_v ++ v, bias) without concatenating the cache: the scores
+        over the past and over the new keys are computed apart and joined (B x H x T x (P+T)
+        numbers, not the cache's B x H x (P+T) x D), so the past is only read."""
+        b, t, c = x.shape
+        q = self.heads(self.q(x))
+        scale = 1.0 / math.sqrt(self.d)
+        p = past_k.shape[2]
+        att = torch.cat([q @ past_k.transpose(-2, -1), q @ k.transpose(-2, -1)], dim=-1) * scale + bias
+        att = F.softmax(att.float(), dim=-1).to(v.dtype)
+        y = att[..., :p] @ past_v + att[..., p:] @ v
+        return self.o(y.transpose(1, 2).reshape(b, t, c))
+
 
 class MLP(nn.Module):
     def __init__(self, cfg):
@@ -130,12 +143,17 @@ class DecoderBlock(nn.Module):
         self.ln2, self.mlp = nn.LayerNorm(cfg.d_model), MLP(cfg)
         self.has_cross = cross
 
-    def forward(self, x, bias, past_k, past_v, cross_k=None, cross_v=None, cross_bias=None):
+    def forward(self, x, bias, past_k, past_v, cross_k=None, cross_v=None, cross_bias=None, append=False):
+        """Returns x and this layer's keys and values: past and new (B, H, P+T, D), or with
+        append the new ones only (B, H, T, D), for a caller that keeps the cache itself."""
         h = self.ln1(x)
         k, v = self.attn.kv(h)
-        k = torch.cat([past_k, k], dim=2)                          # (B, H, P+T, D)
-        v = torch.cat([past_v, v], dim=2)
-        x = x + self.attn(h, k, v, bias)
+        if append:
+            x = x + self.attn.forward_appended(h, past_k, past_v, k, v, bias)
+        else:
+            k = torch.cat([past_k, k], dim=2)                      # (B, H, P+T, D)
+            v = torch.cat([past_v, v], dim=2)
+            x = x + self.attn(h, k, v, bias)
         if self.has_cross:
             x = x + self.cross(self.ln_cross(x), cross_k, cross_v, cross_bias)
         return x + self.mlp(self.ln2(x)), k, v
@@ -178,14 +196,15 @@ class Transformer(nn.Module):
     def cross_kv(self, enc):
         return [block.cross.kv(enc) for block in self.decoder]     # L x ((B, H, S, D), (B, H, S, D))
 
-    def decode(self, emb, mask, past, cross=None, enc_mask=None):
-        """past: L x (k, v) of (B, H, P, D); returns logits (B, T, V) and L x (k, v) of P+T."""
+    def decode(self, emb, mask, past, cross=None, enc_mask=None, append=False):
+        """past: L x (k, v) of (B, H, P, D); returns logits (B, T, V) and L x (k, v) of P+T
+        (with append: of the T new positions only)."""
         bias = causal_bias(mask, emb.shape[1])
         cross_bias = key_bias(enc_mask) if cross is not None else None
         x, present = emb, []
         for i, block in enumerate(self.decoder):
             ck, cv = cross[i] if cross is not None else (None, None)
-            x, k, v = block(x, bias, past[i][0], past[i][1], ck, cv, cross_bias)
+            x, k, v = block(x, bias, past[i][0], past[i][1], ck, cv, cross_bias, append)
             present.append((k, v))
         logits = self.ln_f(x) @ self.tok.weight.t()                # (B, T, V), tied head
         return logits, present

@@ -22,11 +22,18 @@ import java.util.Map;
  * <p>Batched tensors, one row per slot: past keys and values [slots, heads, past, head_dim], the
  * key mask [slots, past] (a row's positions may sit anywhere on the key axis: positions are
  * explicit and the mask says which it attends to), and for encoder-decoder models the
- * cross-attention keys and values [slots, heads, source, head_dim] with their mask. ONNX Runtime
- * writes each step's {@code present_*} outputs into the buffers that the next step reads as
- * {@code past_*}. A newcomer takes a finished sequence's slot (or one more at the end) and only
- * its row is written; the running rows move only when finished rows are compacted away or a
- * prompt is longer than the key axis.
+ * cross-attention keys and values [slots, heads, source, head_dim] with their mask. A newcomer
+ * takes a finished sequence's slot (or one more at the end) and only its row is written; the
+ * running rows move only when finished rows are compacted away or the key axis is resized.
+ *
+ * <p>Two decoder forms are served, told apart by the graph's outputs. A decoder that returns
+ * {@code new_key_i}/{@code new_value_i} (the keys and values of the positions it was given) has
+ * its cache appended to in place: the key axis is a capacity with free positions at every row's
+ * end, each step's new keys and values are written into them, and the cache is only read by the
+ * decoder, never copied (the axis is resized, with one copy, every {@value #APPEND_SLACK}
+ * positions or so). A decoder that returns {@code present_key_i}/{@code present_value_i} (past and
+ * new together) writes them into a second set of buffers (pinned outputs), which becomes the
+ * past of the next step: that form copies the whole cache at every step.
  */
 public final class DecodeBatch implements AutoCloseable {
     /**
@@ -45,6 +52,8 @@ public final class DecodeBatch implements AutoCloseable {
     }
 
     private static final String REMOVED = "removed";
+    /** Append form: free key positions a resize leaves at the end of the longest row. */
+    static final int APPEND_SLACK = 16;
 
     private final ModelPackage pkg;
     private final TextTokenizer tokenizer;
@@ -53,6 +62,8 @@ public final class DecodeBatch implements AutoCloseable {
     private final int heads;
     private final int headDim;
     private final boolean recordLogits;
+    /** The decoder returns only the new positions' keys and values, appended here to the cache. */
+    private final boolean append;
     private final OrtEnvironment env = OrtEnvironment.getEnvironment();
 
     /** One row per slot of the batched tensors; a slot whose row has finished is free for a newcomer. */
@@ -69,7 +80,10 @@ public final class DecodeBatch implements AutoCloseable {
      */
     private Buffers kv;
     private Buffers spare;
+    /** Append form: each step's new keys and values [slots, heads, 1, head_dim], before they go into {@code kv}. */
+    private final Buffers fresh;
     private final String[] pastNames;
+    /** The decoder's key and value outputs: {@code new_*} in the append form, else {@code present_*}. */
     private final String[] presentNames;
     /** Encoder-decoder models: cross-attention keys and values [slots, heads, source, head_dim], and their mask. */
     private Buffers cross;
@@ -152,22 +166,33 @@ public final class DecodeBatch implements AutoCloseable {
         this.headDim = pkg.headDim();
         this.recordLogits = recordLogits;
         int layers = pkg.decoderLayers();
+        this.append = appendsToCache(pkg);
+        String outPrefix = append ? "new_" : "present_";
         pastNames = new String[2 * layers];
         presentNames = new String[2 * layers];
         crossNames = new String[2 * layers];
         for (int i = 0; i < layers; i++) {
             pastNames[2 * i] = "past_key_" + i;
             pastNames[2 * i + 1] = "past_value_" + i;
-            presentNames[2 * i] = "present_key_" + i;
-            presentNames[2 * i + 1] = "present_value_" + i;
+            presentNames[2 * i] = outPrefix + "key_" + i;
+            presentNames[2 * i + 1] = outPrefix + "value_" + i;
             crossNames[2 * i] = "cross_key_" + i;
             crossNames[2 * i + 1] = "cross_value_" + i;
         }
         kv = new Buffers(2 * layers);
         spare = new Buffers(2 * layers);
+        fresh = new Buffers(append ? 2 * layers : 0);
         cross = new Buffers(pkg.isEncoderDecoder() ? 2 * layers : 0);
         crossSpare = new Buffers(pkg.isEncoderDecoder() ? 2 * layers : 0);
         crossWide = new Buffers(pkg.isEncoderDecoder() ? 2 * layers : 0);
+    }
+
+    /**
+     * Whether the package's decoder returns only the new positions' keys and values
+     * ({@code new_key_0}) rather than past and new together ({@code present_key_0}).
+     */
+    public static boolean appendsToCache(ModelPackage pkg) {
+        return pkg.graph(ModelPackage.DECODER).outputs().stream().anyMatch(o -> o.name().equals("new_key_0"));
     }
 
     /** Sequences decoding now, finished ones not yet compacted away included. */
@@ -267,7 +292,7 @@ public final class DecodeBatch implements AutoCloseable {
                 in.put("encoder_attention_mask", keep(temp, longTensor(ENC_MASK, newEncMask, n * s1, new long[] {n, s1})));
             }
             if (t > cols && !rows.isEmpty()) {
-                widen(t);
+                widen(t + slack());
             }
             // the prompts' KV cache goes to the spare buffers, free until the next step
             spare.ensure(n * heads * t * headDim, 0);
@@ -304,7 +329,7 @@ public final class DecodeBatch implements AutoCloseable {
         while (next < n) {
             slot[next++] = slots++;
         }
-        int c = Math.max(cols, t);
+        int c = Math.max(cols, rows.isEmpty() ? t + slack() : t);
         int stride = heads * c * headDim;
         kv.ensure(slots * stride, old * stride);
         long[] m = mask;
@@ -412,8 +437,10 @@ public final class DecodeBatch implements AutoCloseable {
         // quarter of the batch (each costs a row of computation per step), and pack the key axis
         // once it is 16 positions longer than the longest row needs: every row holds the whole
         // axis, twice over (past and present), and packing costs one copy of the cache.
+        // In the append form the axis has free positions at the end of every row: it is packed
+        // down once it has twice the slack a resize leaves.
         int live = size();
-        if (live > 0 && (live * 4 <= rows.size() * 3 || cols > longestLiveRow() + 16)) {
+        if (live > 0 && (live * 4 <= rows.size() * 3 || cols > longestLiveRow() + (append ? 2 * APPEND_SLACK : 16))) {
             compact();
         }
         List<Event> events = new ArrayList<>();
@@ -454,6 +481,8 @@ public final class DecodeBatch implements AutoCloseable {
         try {
             if (active == 0) {
                 clear();
+            } else if (append) {
+                advanceAppending();
             } else {
                 advance();
             }
@@ -561,6 +590,73 @@ public final class DecodeBatch implements AutoCloseable {
         cols = c;
     }
 
+    /**
+     * Append form: one decoder call over the last token of every row, attending to the cache as it
+     * stands; the new keys and values land in {@code fresh} and are written into each row's next
+     * free position. The key axis is widened first when the longest row has no free position.
+     */
+    private void advanceAppending() throws OrtException {
+        int longest = longestLiveRow();
+        if (longest >= cols) {
+            widen(longest + APPEND_SLACK);
+        }
+        int n = rows.size(), c = cols + 1;
+        long[] ids = new long[n], pos = new long[n];
+        long[] withNew = new long[n * c];
+        for (int r = 0; r < n; r++) {
+            Row row = rows.get(r);
+            if (row.finish == null) {
+                ids[r] = row.out[row.outLen - 1];
+                pos[r] = row.length;
+            } else {
+                ids[r] = pkg.special().pad();  // a free slot: computed, never read
+            }
+            System.arraycopy(mask, r * cols, withNew, r * c, cols);
+            withNew[r * c + cols] = 1;
+        }
+        List<AutoCloseable> temp = new ArrayList<>();
+        try {
+            Map<String, OnnxTensor> in = new HashMap<>();
+            Map<String, OnnxTensor> out = new HashMap<>();
+            long[] pastShape = {n, heads, cols, headDim}, newShape = {n, heads, 1, headDim};
+            fresh.ensure(n * heads * headDim, 0);
+            for (int i = 0; i < pastNames.length; i++) {
+                in.put(pastNames[i], keep(temp, tensor(kv.bufs[i], pastShape)));
+                out.put(presentNames[i], keep(temp, tensor(fresh.bufs[i], newShape)));
+            }
+            addCross(in, n, temp);
+            logitsBuffer = atLeast(logitsBuffer, n * vocab);
+            out.put("logits", keep(temp, tensor(logitsBuffer, new long[] {n, 1, vocab})));
+            keep(temp, decode(ids, pos, withNew, n, 1, in, out, temp));
+            if (pending.length != n * vocab) {
+                pending = new float[n * vocab];
+            }
+            logitsBuffer.get(0, pending, 0, n * vocab);
+        } finally {
+            temp.forEach(DecodeBatch::close);
+        }
+        // a row's positions are contiguous from the start of its axis: the next free one is its length
+        for (int r = 0; r < n; r++) {
+            Row row = rows.get(r);
+            if (row.finish != null) {
+                continue;
+            }
+            int col = row.length++;
+            for (int i = 0; i < kv.bufs.length; i++) {
+                FloatBuffer src = fresh.bufs[i], dst = kv.bufs[i];
+                for (int h = 0; h < heads; h++) {
+                    dst.put(((r * heads + h) * cols + col) * headDim, src, (r * heads + h) * headDim, headDim);
+                }
+            }
+            mask[r * cols + col] = 1;
+        }
+    }
+
+    /** Free key positions left at the end of the axis when it is laid out anew: some in the append form, none otherwise. */
+    private int slack() {
+        return append ? APPEND_SLACK : 0;
+    }
+
     /** The cross-attention inputs of encoder-decoder models, over the batch's {@code n} slots. */
     private void addCross(Map<String, OnnxTensor> in, int n, List<AutoCloseable> temp) throws OrtException {
         if (!pkg.isEncoderDecoder()) {
@@ -651,6 +747,7 @@ public final class DecodeBatch implements AutoCloseable {
             runs[i] = Arrays.copyOf(rr, k);
             c = Math.max(c, count);
         }
+        c += slack();
         spare.ensure(n * heads * c * headDim, 0);
         for (int b = 0; b < kv.bufs.length; b++) {
             FloatBuffer src = kv.bufs[b], dst = spare.bufs[b];
@@ -756,7 +853,7 @@ public final class DecodeBatch implements AutoCloseable {
     public void close() {
         clear();
         finishedRows.clear();
-        for (Buffers b : List.of(kv, spare, cross, crossSpare, crossWide)) {
+        for (Buffers b : List.of(kv, spare, fresh, cross, crossSpare, crossWide)) {
             b.free();
         }
         logitsBuffer = directFloats(0);
