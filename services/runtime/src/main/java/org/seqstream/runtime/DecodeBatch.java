@@ -54,6 +54,8 @@ public final class DecodeBatch implements AutoCloseable {
     private static final String REMOVED = "removed";
     /** Append form: free key positions a resize leaves at the end of the longest row. */
     static final int APPEND_SLACK = 16;
+    /** Prefill groups: the shortest prompt of a group is at least this share of its longest. */
+    static final int PREFILL_SPREAD_PERCENT = 75;
 
     private final ModelPackage pkg;
     private final TextTokenizer tokenizer;
@@ -227,11 +229,44 @@ public final class DecodeBatch implements AutoCloseable {
             return;
         }
         try {
-            admitChecked(seqs);
+            for (List<Sequence> group : prefillGroups(seqs)) {
+                admitChecked(group);
+            }
         } catch (OrtException e) {
             throw new IllegalStateException("ONNX Runtime failed while admitting sequences to " + pkg.name() + ": "
                     + e.getMessage(), e);
         }
+    }
+
+    /**
+     * Newcomers in groups of similar prompt length, longest first: a prefill pads every prompt of
+     * its group to the longest, so prompts of 20 and 98 tokens (decoder-only prompts hold the
+     * source) would otherwise cost the short one as much as the long one. A group takes prompts
+     * down to {@value #PREFILL_SPREAD_PERCENT}% of its longest.
+     */
+    static List<List<Sequence>> prefillGroups(ModelPackage pkg, List<Sequence> seqs) {
+        List<Sequence> sorted = new ArrayList<>(seqs);
+        java.util.function.ToIntFunction<Sequence> len = q -> prompt(pkg, q.sourceIds()).length + q.generated().length;
+        sorted.sort(java.util.Comparator.comparingInt(len).reversed());
+        List<List<Sequence>> groups = new ArrayList<>();
+        List<Sequence> group = new ArrayList<>();
+        int longest = 0;
+        for (Sequence q : sorted) {
+            if (!group.isEmpty() && len.applyAsInt(q) * 100 < longest * PREFILL_SPREAD_PERCENT) {
+                groups.add(group);
+                group = new ArrayList<>();
+            }
+            if (group.isEmpty()) {
+                longest = len.applyAsInt(q);
+            }
+            group.add(q);
+        }
+        groups.add(group);
+        return groups;
+    }
+
+    private List<List<Sequence>> prefillGroups(List<Sequence> seqs) {
+        return seqs.size() == 1 ? List.of(seqs) : prefillGroups(pkg, seqs);
     }
 
     private void admitChecked(List<Sequence> seqs) throws OrtException {
