@@ -584,39 +584,10 @@ public final class DecodeBatch implements AutoCloseable {
     /** One decoder call over the last token of every row; the present lands in {@code spare}, which becomes the past. */
     private void advance() throws OrtException {
         int n = rows.size(), c = cols + 1;
-        long[] ids = new long[n], pos = new long[n];
-        long[] grown = new long[n * c];
-        for (int r = 0; r < n; r++) {
-            Row row = rows.get(r);
-            if (row.finish == null) {
-                ids[r] = row.out[row.outLen - 1];
-                pos[r] = row.length++;
-            } else {
-                ids[r] = pkg.special().pad();  // a free slot: computed, never read
-            }
-            System.arraycopy(mask, r * cols, grown, r * c, cols);
-            grown[r * c + cols] = 1;
-        }
-        List<AutoCloseable> temp = new ArrayList<>();
-        try {
-            Map<String, OnnxTensor> in = new HashMap<>();
-            long[] pastShape = {n, heads, cols, headDim}, presentShape = {n, heads, c, headDim};
-            spare.ensure(n * heads * c * headDim, 0);
-            Map<String, OnnxTensor> out = new HashMap<>();
-            for (int i = 0; i < pastNames.length; i++) {
-                in.put(pastNames[i], keep(temp, tensor(kv.bufs[i], pastShape)));
-                out.put(presentNames[i], keep(temp, tensor(spare.bufs[i], presentShape)));
-            }
-            addCross(in, n, temp);
-            logitsBuffer = atLeast(logitsBuffer, n * vocab);
-            out.put("logits", keep(temp, tensor(logitsBuffer, new long[] {n, 1, vocab})));
-            keep(temp, decode(ids, pos, grown, n, 1, in, out, temp));
-            if (pending.length != n * vocab) {
-                pending = new float[n * vocab];
-            }
-            logitsBuffer.get(0, pending, 0, n * vocab);
-        } finally {
-            temp.forEach(DecodeBatch::close);
+        spare.ensure(n * heads * c * headDim, 0);
+        long[] grown = decodeLastTokens(spare, new long[] {n, heads, c, headDim});
+        for (Row row : rows) {
+            row.length += row.finish == null ? 1 : 0;
         }
         Buffers past = kv;
         kv = spare;
@@ -635,41 +606,9 @@ public final class DecodeBatch implements AutoCloseable {
         if (longest >= cols) {
             widen(longest + APPEND_SLACK);
         }
-        int n = rows.size(), c = cols + 1;
-        long[] ids = new long[n], pos = new long[n];
-        long[] withNew = new long[n * c];
-        for (int r = 0; r < n; r++) {
-            Row row = rows.get(r);
-            if (row.finish == null) {
-                ids[r] = row.out[row.outLen - 1];
-                pos[r] = row.length;
-            } else {
-                ids[r] = pkg.special().pad();  // a free slot: computed, never read
-            }
-            System.arraycopy(mask, r * cols, withNew, r * c, cols);
-            withNew[r * c + cols] = 1;
-        }
-        List<AutoCloseable> temp = new ArrayList<>();
-        try {
-            Map<String, OnnxTensor> in = new HashMap<>();
-            Map<String, OnnxTensor> out = new HashMap<>();
-            long[] pastShape = {n, heads, cols, headDim}, newShape = {n, heads, 1, headDim};
-            fresh.ensure(n * heads * headDim, 0);
-            for (int i = 0; i < pastNames.length; i++) {
-                in.put(pastNames[i], keep(temp, tensor(kv.bufs[i], pastShape)));
-                out.put(presentNames[i], keep(temp, tensor(fresh.bufs[i], newShape)));
-            }
-            addCross(in, n, temp);
-            logitsBuffer = atLeast(logitsBuffer, n * vocab);
-            out.put("logits", keep(temp, tensor(logitsBuffer, new long[] {n, 1, vocab})));
-            keep(temp, decode(ids, pos, withNew, n, 1, in, out, temp));
-            if (pending.length != n * vocab) {
-                pending = new float[n * vocab];
-            }
-            logitsBuffer.get(0, pending, 0, n * vocab);
-        } finally {
-            temp.forEach(DecodeBatch::close);
-        }
+        int n = rows.size();
+        fresh.ensure(n * heads * headDim, 0);
+        decodeLastTokens(fresh, new long[] {n, heads, 1, headDim});
         // a row's positions are contiguous from the start of its axis: the next free one is its length
         for (int r = 0; r < n; r++) {
             Row row = rows.get(r);
@@ -685,6 +624,50 @@ public final class DecodeBatch implements AutoCloseable {
             }
             mask[r * cols + col] = 1;
         }
+    }
+
+    /**
+     * One decoder call over the last token of every row (free slots compute a pad token, never
+     * read) at its next position, attending to the cache in {@code kv} and to itself; the key and
+     * value outputs, of {@code outShape}, go into {@code outputs}, the logits into
+     * {@code pending}. Returns the key mask of the call: the batch's, plus the new position.
+     */
+    private long[] decodeLastTokens(Buffers outputs, long[] outShape) throws OrtException {
+        int n = rows.size(), c = cols + 1;
+        long[] ids = new long[n], pos = new long[n];
+        long[] withNew = new long[n * c];
+        for (int r = 0; r < n; r++) {
+            Row row = rows.get(r);
+            if (row.finish == null) {
+                ids[r] = row.out[row.outLen - 1];
+                pos[r] = row.length;
+            } else {
+                ids[r] = pkg.special().pad();
+            }
+            System.arraycopy(mask, r * cols, withNew, r * c, cols);
+            withNew[r * c + cols] = 1;
+        }
+        List<AutoCloseable> temp = new ArrayList<>();
+        try {
+            Map<String, OnnxTensor> in = new HashMap<>();
+            Map<String, OnnxTensor> out = new HashMap<>();
+            long[] pastShape = {n, heads, cols, headDim};
+            for (int i = 0; i < pastNames.length; i++) {
+                in.put(pastNames[i], keep(temp, tensor(kv.bufs[i], pastShape)));
+                out.put(presentNames[i], keep(temp, tensor(outputs.bufs[i], outShape)));
+            }
+            addCross(in, n, temp);
+            logitsBuffer = atLeast(logitsBuffer, n * vocab);
+            out.put("logits", keep(temp, tensor(logitsBuffer, new long[] {n, 1, vocab})));
+            keep(temp, decode(ids, pos, withNew, n, 1, in, out, temp));
+            if (pending.length != n * vocab) {
+                pending = new float[n * vocab];
+            }
+            logitsBuffer.get(0, pending, 0, n * vocab);
+        } finally {
+            temp.forEach(DecodeBatch::close);
+        }
+        return withNew;
     }
 
     /** Free key positions left at the end of the axis when it is laid out anew: some in the append form, none otherwise. */

@@ -14,7 +14,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Continuous batching: sequences joining a running batch, and sequences resumed from stored tokens. */
 class DecodeBatchTest {
-    private static final List<String> INPUTS = List.of(
+    static final List<String> INPUTS = List.of(
             "the rent is one thousand two hundred dollars",
             "wake me at six fifteen a m please",
             "zero errors were found",

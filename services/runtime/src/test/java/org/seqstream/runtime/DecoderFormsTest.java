@@ -20,15 +20,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * (models/training/test_packages.py) hold the same random weights in both forms.
  */
 class DecoderFormsTest {
-    private static final List<String> INPUTS = List.of(
-            "the rent is one thousand two hundred dollars",
-            "wake me at six fifteen a m please",
-            "zero errors were found",
-            "our flight is on the fourth of july twenty twenty six",
-            "a coffee costs four dollars and fifty cents",
-            "only seven percent replied",
-            "call me at nine",
-            "it weighs three point five kilograms and costs twelve euros");
+    private static final List<String> INPUTS = java.util.stream.Stream.concat(DecodeBatchTest.INPUTS.stream(),
+            java.util.stream.Stream.of("call me at nine", "it weighs three point five kilograms and costs twelve euros")).toList();
 
     private record Opened(ModelPackage pkg, OnnxModel model, TextTokenizer tokenizer) {
     }
