@@ -228,6 +228,9 @@ public final class DecodeBatch implements AutoCloseable {
         if (seqs.isEmpty()) {
             return;
         }
+        if (pkg.isEncoderDecoder() && seqs.stream().anyMatch(s -> s.encoderHidden() == null)) {
+            throw new IllegalArgumentException(pkg.name() + " is an encoder-decoder model: every sequence needs its encoder output");
+        }
         try {
             for (List<Sequence> group : prefillGroups(seqs)) {
                 admitChecked(group);
@@ -271,9 +274,6 @@ public final class DecodeBatch implements AutoCloseable {
 
     private void admitChecked(List<Sequence> seqs) throws OrtException {
         int n = seqs.size();
-        if (pkg.isEncoderDecoder() && seqs.stream().anyMatch(s -> s.encoderHidden() == null)) {
-            throw new IllegalArgumentException(pkg.name() + " is an encoder-decoder model: every sequence needs its encoder output");
-        }
         long[][] prompts = new long[n][];
         for (int r = 0; r < n; r++) {
             long[] p = prompt(pkg, seqs.get(r).sourceIds());
