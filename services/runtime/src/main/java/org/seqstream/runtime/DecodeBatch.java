@@ -212,11 +212,16 @@ public final class DecodeBatch implements AutoCloseable {
         if (pkg.isEncoderDecoder()) {
             return new long[] {sp.bos()};
         }
-        long[] p = new long[sourceIds.length + 2];
+        long[] p = new long[promptLength(pkg, sourceIds.length)];
         p[0] = sp.bos();
         System.arraycopy(sourceIds, 0, p, 1, sourceIds.length);
         p[p.length - 1] = sp.sep();
         return p;
+    }
+
+    /** Length of the {@link #prompt} of a source of {@code sourceLength} tokens. */
+    public static int promptLength(ModelPackage pkg, int sourceLength) {
+        return pkg.isEncoderDecoder() ? 1 : sourceLength + 2;
     }
 
     /**
@@ -232,7 +237,7 @@ public final class DecodeBatch implements AutoCloseable {
             throw new IllegalArgumentException(pkg.name() + " is an encoder-decoder model: every sequence needs its encoder output");
         }
         try {
-            for (List<Sequence> group : prefillGroups(seqs)) {
+            for (List<Sequence> group : prefillGroups(pkg, seqs)) {
                 admitChecked(group);
             }
         } catch (OrtException e) {
@@ -249,7 +254,7 @@ public final class DecodeBatch implements AutoCloseable {
      */
     static List<List<Sequence>> prefillGroups(ModelPackage pkg, List<Sequence> seqs) {
         List<Sequence> sorted = new ArrayList<>(seqs);
-        java.util.function.ToIntFunction<Sequence> len = q -> prompt(pkg, q.sourceIds()).length + q.generated().length;
+        java.util.function.ToIntFunction<Sequence> len = q -> promptLength(pkg, q.sourceIds().length) + q.generated().length;
         sorted.sort(java.util.Comparator.comparingInt(len).reversed());
         List<List<Sequence>> groups = new ArrayList<>();
         List<Sequence> group = new ArrayList<>();
@@ -266,10 +271,6 @@ public final class DecodeBatch implements AutoCloseable {
         }
         groups.add(group);
         return groups;
-    }
-
-    private List<List<Sequence>> prefillGroups(List<Sequence> seqs) {
-        return seqs.size() == 1 ? List.of(seqs) : prefillGroups(pkg, seqs);
     }
 
     private void admitChecked(List<Sequence> seqs) throws OrtException {
@@ -712,7 +713,7 @@ public final class DecodeBatch implements AutoCloseable {
         if (b == null || b.capacity() < len * Long.BYTES) {
             DirectMemory.free(b);
             int cap = b == null ? 0 : b.capacity();
-            b = java.nio.ByteBuffer.allocateDirect(Math.max(len * Long.BYTES, cap + cap / 4)).order(java.nio.ByteOrder.nativeOrder());
+            b = DirectMemory.allocate(Math.max(len * Long.BYTES, cap + cap / 4));
             longScratch[which] = b;
         }
         LongBuffer view = b.asLongBuffer();
@@ -850,7 +851,7 @@ public final class DecodeBatch implements AutoCloseable {
 
     /** A native-order direct buffer: ONNX Runtime uses it as a tensor's memory without copying it. */
     private static FloatBuffer directFloats(int n) {
-        return java.nio.ByteBuffer.allocateDirect(n * Float.BYTES).order(java.nio.ByteOrder.nativeOrder()).asFloatBuffer();
+        return DirectMemory.allocateFloats(n).asFloatBuffer();
     }
 
     private static <T extends AutoCloseable> T keep(List<AutoCloseable> list, T t) {

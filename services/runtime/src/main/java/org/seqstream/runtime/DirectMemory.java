@@ -33,9 +33,14 @@ final class DirectMemory {
     private DirectMemory() {
     }
 
+    /** A zeroed native-order direct buffer of {@code bytes} bytes: ONNX Runtime uses its memory as a tensor's without copying. */
+    static ByteBuffer allocate(int bytes) {
+        return ByteBuffer.allocateDirect(bytes).order(ByteOrder.nativeOrder());
+    }
+
     /** A zeroed native-order direct buffer of {@code floats} floats. */
     static ByteBuffer allocateFloats(int floats) {
-        return ByteBuffer.allocateDirect(floats * Float.BYTES).order(ByteOrder.nativeOrder());
+        return allocate(floats * Float.BYTES);
     }
 
     /**
