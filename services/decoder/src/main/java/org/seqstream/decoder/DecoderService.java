@@ -69,5 +69,6 @@ public class DecoderService {
         FunctionCounter.builder("seq_decoder_finished_sequences", m, DecoderMetrics::finishedSequences).register(r);
         FunctionCounter.builder("seq_decoder_resumed_sequences", m, DecoderMetrics::resumedSequences).register(r);
         FunctionCounter.builder("seq_decoder_rejected_sequences", m, DecoderMetrics::rejectedSequences).register(r);
+        FunctionCounter.builder("seq_decoder_failed_sequences", m, DecoderMetrics::failedSequences).register(r);
     }
 }

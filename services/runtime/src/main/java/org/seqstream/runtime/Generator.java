@@ -43,7 +43,7 @@ public final class Generator {
     /** {@link #check} for a source of {@code sourceLength} tokens, without a generator at hand. */
     public static void checkFits(ModelPackage pkg, int sourceLength, SamplingParams p) {
         p.validate(pkg);
-        int prompt = DecodeBatch.promptLength(pkg, sourceLength);
+        int prompt = pkg.promptLength(sourceLength);
         if (prompt + p.maxNewTokens() > pkg.maxPositions() || sourceLength > pkg.maxPositions()) {
             throw new InputException(InputException.INPUT_TOO_LONG, "input of " + sourceLength
                     + " tokens plus max_new_tokens " + p.maxNewTokens() + " exceeds the " + pkg.maxPositions()

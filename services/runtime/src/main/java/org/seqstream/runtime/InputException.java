@@ -9,6 +9,9 @@ public class InputException extends RuntimeException {
     public static final String INPUT_TOO_LONG = "input_too_long";
     public static final String UNKNOWN_CHARACTERS = "unknown_characters";
     public static final String INVALID_PARAMETERS = "invalid_parameters";
+    public static final String UNKNOWN_MODEL = "unknown_model";
+    /** A sequence that reached the decoder and cannot be decoded by its model (see the message). */
+    public static final String INVALID_SEQUENCE = "invalid_sequence";
 
     private final String code;
 

@@ -154,6 +154,23 @@ public final class ModelPackage {
         return new PackageException(dir.resolve(MANIFEST) + ": " + problem);
     }
 
+    /** The decoder prompt: {@code <bos>} for encoder-decoder models, {@code <bos> source <sep>} for decoder-only. */
+    public long[] prompt(long[] sourceIds) {
+        if (isEncoderDecoder()) {
+            return new long[] {special.bos()};
+        }
+        long[] p = new long[promptLength(sourceIds.length)];
+        p[0] = special.bos();
+        System.arraycopy(sourceIds, 0, p, 1, sourceIds.length);
+        p[p.length - 1] = special.sep();
+        return p;
+    }
+
+    /** Length of the {@link #prompt} of a source of {@code sourceLength} tokens. */
+    public int promptLength(int sourceLength) {
+        return isEncoderDecoder() ? 1 : sourceLength + 2;
+    }
+
     public Path dir() { return dir; }
     public String name() { return name; }
     public Architecture architecture() { return architecture; }

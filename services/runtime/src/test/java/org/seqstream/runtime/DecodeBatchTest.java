@@ -200,25 +200,9 @@ class DecodeBatchTest {
         }
         int longest = 0;
         for (int i = 0; i < INPUTS.size(); i++) {
-            longest = Math.max(longest, DecodeBatch.prompt(m.pkg(), m.tokenizer().encode(INPUTS.get(i))).length
+            longest = Math.max(longest, m.pkg().prompt(m.tokenizer().encode(INPUTS.get(i))).length
                     + ref.get("s" + i).ids().length);
         }
         assertTrue(maxPositions <= 2 * longest + 17, "key positions " + maxPositions + ", longest sequence " + longest);
-    }
-    @org.junit.jupiter.api.Test
-    void newcomersArePrefilledInGroupsOfSimilarPromptLength() {
-        // Given decoder-only prompts of 2 + source tokens: 40, 98, 12, 74, 31, 90 and 76
-        ModelPackage pkg = Shipped.load(Shipped.GPT).pkg();
-        SamplingParams p = SamplingParams.greedy(10);
-        List<DecodeBatch.Sequence> seqs = new ArrayList<>();
-        for (int n : new int[] {38, 96, 10, 72, 29, 88, 74}) {
-            seqs.add(new DecodeBatch.Sequence("n" + n, new long[n], null, new long[0], p));
-        }
-        // When they are grouped for prefill
-        List<List<String>> groups = DecodeBatch.prefillGroups(pkg, seqs).stream()
-                .map(g -> g.stream().map(DecodeBatch.Sequence::key).toList()).toList();
-        // Then each group runs from its longest down to 75% of it, longest groups first
-        // (74 >= 0.75 * 98 joins the first; 31 >= 0.75 * 40)
-        assertEquals(List.of(List.of("n96", "n88", "n74", "n72"), List.of("n38", "n29"), List.of("n10")), groups);
     }
 }

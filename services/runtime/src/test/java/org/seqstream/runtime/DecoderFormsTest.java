@@ -67,8 +67,8 @@ class DecoderFormsTest {
         // Given one model in both forms
         Opened appending = open("tiny-" + arch + "-append");
         Opened concatenating = open("tiny-" + arch + "-concat");
-        assertTrue(DecodeBatch.appendsToCache(appending.pkg()));
-        assertFalse(DecodeBatch.appendsToCache(concatenating.pkg()));
+        assertTrue(DecoderGraph.appendsToCache(appending.pkg()));
+        assertFalse(DecoderGraph.appendsToCache(concatenating.pkg()));
         // When the same sampled requests join a running batch of each
         int[] appendPositions = {0}, concatPositions = {0};
         Map<String, Generation> a = decode(appending, appendPositions);
@@ -88,7 +88,7 @@ class DecoderFormsTest {
             longest = Math.max(longest, x.ids().length);
         }
         // and the outputs were long enough for the appended cache to be resized several times
-        assertTrue(longest > 4 * DecodeBatch.APPEND_SLACK, "longest output " + longest);
+        assertTrue(longest > 4 * AppendingKvCache.SLACK, "longest output " + longest);
         assertTrue(appendPositions[0] > 0 && concatPositions[0] > 0);
         appending.model().close();
         concatenating.model().close();

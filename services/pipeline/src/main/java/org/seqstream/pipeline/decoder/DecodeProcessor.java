@@ -13,13 +13,18 @@ import org.seqstream.pipeline.Params;
 import org.seqstream.pipeline.Results;
 import org.seqstream.pipeline.Tensors;
 import org.seqstream.runtime.DecodeBatch;
+import org.seqstream.runtime.DecodeError;
+import org.seqstream.runtime.FinishReason;
 import org.seqstream.runtime.Generation;
+import org.seqstream.runtime.InputException;
+import org.seqstream.runtime.SequenceCheck;
 import org.seqstream.runtime.ModelCatalog;
 import org.seqstream.runtime.ModelPackage;
 import org.seqstream.schemas.DecodeProgress;
 import org.seqstream.schemas.SequenceEncoded;
 import org.seqstream.schemas.SequenceResult;
 import org.seqstream.schemas.StageTiming;
+import org.seqstream.schemas.Tensor;
 import org.seqstream.schemas.TokenEvent;
 import org.seqstream.schemas.Topics;
 import org.seqstream.schemas.Usage;
@@ -30,7 +35,6 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Queue;
 import java.util.Set;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -87,13 +91,14 @@ final class DecodeProcessor implements Processor<String, byte[], String, Object>
         if (sequences.get(id) != null) {
             return;  // already decoding: a redelivered record must not start it twice
         }
-        Optional<ModelPackage> pkg = models.find(seq.getModel());
-        if (pkg.isEmpty() || pkg.get().isEncoderDecoder() != (seq.getEncoderHiddenStates() != null)) {
-            fail(seq, "unknown_model", pkg.isEmpty() ? "unknown model '" + seq.getModel() + "'"
-                    : "encoder output " + (seq.getEncoderHiddenStates() == null ? "missing" : "unexpected") + " for " + seq.getModel());
+        try {
+            sequence(seq);
+        } catch (InputException e) {
+            metrics.failed();
+            fail(seq, e.code(), e.getMessage());
             return;
         }
-        if (engine.queued() >= config.maxQueued()) {
+        if (engine.full()) {
             metrics.rejected();
             fail(seq, OVERLOADED, "the decoder instance has " + engine.queued() + " sequences waiting, its limit ("
                     + "SEQ_DECODER_MAX_QUEUED=" + config.maxQueued() + "); retry later or add decoder instances");
@@ -104,6 +109,34 @@ final class DecodeProcessor implements Processor<String, byte[], String, Object>
         handedIn.add(id);
         engine.enqueue(this, id, false);
         engine.refill();
+    }
+
+    /**
+     * The record as the runtime decodes it, with {@code generated} tokens before; throws an
+     * {@link InputException} naming what its model cannot decode (records can reach seq.encoded
+     * without passing the tokenizer).
+     */
+    private DecodeBatch.Sequence sequence(SequenceEncoded seq, long... generated) {
+        ModelPackage pkg = models.find(seq.getModel()).orElseThrow(() -> new InputException(InputException.UNKNOWN_MODEL,
+                "unknown model '" + seq.getModel() + "'; this decoder serves " + String.join(", ", models.names())));
+        Tensor t = seq.getEncoderHiddenStates();
+        if (pkg.isEncoderDecoder() != (t != null)) {
+            throw new InputException(InputException.INVALID_SEQUENCE, "encoder output " + (t == null ? "missing" : "unexpected")
+                    + " for " + seq.getModel() + (pkg.isEncoderDecoder() ? ", an encoder-decoder model" : ", a decoder-only model"));
+        }
+        float[] hidden = null;
+        if (t != null) {
+            SequenceCheck.checkEncoderShape(pkg, t.getShape(), seq.getTokenIds().size());
+            try {
+                hidden = Tensors.floats(t);
+            } catch (IllegalArgumentException e) {
+                throw new InputException(InputException.INVALID_SEQUENCE, "encoder output: " + e.getMessage());
+            }
+        }
+        long[] src = seq.getTokenIds().stream().mapToLong(Long::longValue).toArray();
+        DecodeBatch.Sequence s = new DecodeBatch.Sequence(seq.getId(), src, hidden, generated, Params.sampling(seq.getParams()));
+        SequenceCheck.check(pkg, s);
+        return s;
     }
 
     /**
@@ -162,10 +195,18 @@ final class DecodeProcessor implements Processor<String, byte[], String, Object>
         if (seq == null || p == null) {
             return null;
         }
-        long[] src = seq.getTokenIds().stream().mapToLong(Long::longValue).toArray();
-        float[] hidden = seq.getEncoderHiddenStates() == null ? null : Tensors.floats(seq.getEncoderHiddenStates());
-        long[] generated = p.getGeneratedIds().stream().mapToLong(Long::longValue).toArray();
-        return new DecodeEngine.Queued(seq.getModel(), new DecodeBatch.Sequence(key, src, hidden, generated, Params.sampling(seq.getParams())));
+        try {
+            long[] generated = p.getGeneratedIds().stream().mapToLong(Long::longValue).toArray();
+            return new DecodeEngine.Queued(seq.getModel(), sequence(seq, generated));
+        } catch (InputException e) {
+            // e.g. its model package was removed while it was stored: it ends here, alone
+            outbox.add(new DecodeEngine.Finished(key, seq.getModel(), failed(e.code(), e.getMessage()), null));
+            return null;
+        }
+    }
+
+    private static Generation failed(String code, String message) {
+        return new Generation(new long[0], "", FinishReason.ERROR, List.of(), new DecodeError(code, message));
     }
 
     @Override
@@ -178,8 +219,11 @@ final class DecodeProcessor implements Processor<String, byte[], String, Object>
         int n = 0;
         for (DecodeEngine.Delivery d = outbox.poll(); d != null; d = outbox.poll(), n++) {
             if (d instanceof DecodeEngine.Token t) {
-                token(t);
+                token(t, true);
             } else if (d instanceof DecodeEngine.Finished f) {
+                if (f.last() != null) {
+                    token(f.last(), false);
+                }
                 finish(f.key(), f.generation());
             } else if (d instanceof DecodeEngine.Admitted a) {
                 DecodeProgress p = progress.get(a.key());
@@ -192,10 +236,8 @@ final class DecodeProcessor implements Processor<String, byte[], String, Object>
         engine.delivered(n);
     }
 
-    private void token(DecodeEngine.Token t) {
-        if (!t.hasToken()) {
-            return;
-        }
+    /** Emits a token event, and with {@code record} adds the token to the stored progress (the last one goes with the result instead). */
+    private void token(DecodeEngine.Token t, boolean record) {
         DecodeProgress p = progress.get(t.key());
         if (p == null) {
             return;
@@ -204,7 +246,7 @@ final class DecodeProcessor implements Processor<String, byte[], String, Object>
                 .setIndex(t.index()).setTokenId(t.token())
                 .setTextDelta(piece(t.model(), t.token())).build(),
                 context.currentSystemTimeMs()), DecoderTopology.TO_STREAM);
-        if (!t.last()) {
+        if (record) {
             List<Long> ids = new ArrayList<>(p.getGeneratedIds());
             ids.add(t.token());
             p.setGeneratedIds(ids);
@@ -228,6 +270,12 @@ final class DecodeProcessor implements Processor<String, byte[], String, Object>
         if (seq == null) {
             return;
         }
+        if (g.failed()) {
+            metrics.failed();
+            fail(seq, g.error().code(), g.error().message());
+            forget(id);
+            return;
+        }
         long started = p == null ? context.currentSystemTimeMs() : p.getStartedAtMs();
         SequenceResult result = SequenceResult.newBuilder()
                 .setId(id)
@@ -245,10 +293,14 @@ final class DecodeProcessor implements Processor<String, byte[], String, Object>
         // Readers see committed records only: a finished result asks for a commit now rather than
         // at the next interval (tokens ride along).
         commits.request(context);
+        forget(id);
+        metrics.finished();
+    }
+
+    private void forget(String id) {
         sequences.delete(id);
         progress.delete(id);
         handedIn.remove(id);
-        metrics.finished();
     }
 
     private static List<StageTiming> withDecoderTiming(List<StageTiming> before, long millis) {

@@ -10,6 +10,7 @@ public final class DecoderMetrics {
     private final LongAdder resumed = new LongAdder();
     private final LongAdder finished = new LongAdder();
     private final LongAdder rejected = new LongAdder();
+    private final LongAdder failed = new LongAdder();
     private final LongAdder steps = new LongAdder();
     private final LongAdder tokens = new LongAdder();
     private final LongAdder stepNanos = new LongAdder();
@@ -22,6 +23,7 @@ public final class DecoderMetrics {
     void resumed(int n) { resumed.add(n); }
     void finished() { finished.increment(); }
     void rejected() { rejected.increment(); }
+    void failed() { failed.increment(); }
     void admitted(int n, long nanos) { admitted.add(n); admitNanos.add(nanos); }
     void active(long n) { active.set(n); }
     void waiting(long n) { waiting.set(n); }
@@ -38,6 +40,8 @@ public final class DecoderMetrics {
     public long finishedSequences() { return finished.sum(); }
     /** Sequences refused because the queue was full. */
     public long rejectedSequences() { return rejected.sum(); }
+    /** Sequences that failed alone (invalid, unknown model, an exception or non-finite logits in their row), each with an error result. */
+    public long failedSequences() { return failed.sum(); }
     public long steps() { return steps.sum(); }
     public long tokens() { return tokens.sum(); }
     public long stepNanos() { return stepNanos.sum(); }

@@ -240,4 +240,89 @@ class DecoderTopologyTest {
         }
         return n;
     }
+
+    @Test
+    void recordsThatNeverPassedTheTokenizerEachGetOneErrorAndTheRestDecode() {
+        // Given valid Avro records published straight to seq.encoded that the decoder cannot decode
+        GenerationParams greedy = GenerationParams.newBuilder().build();
+        SequenceEncoded good = encoded("itn-seq2seq", "x", "zero errors were found", greedy);
+        Map<String, String> bad = new HashMap<>();
+        List<SequenceEncoded> crafted = new ArrayList<>();
+        crafted.add(SequenceEncoded.newBuilder(good).setId("zero-max").setParams(GenerationParams.newBuilder().setMaxNewTokens(0).build()).build());
+        bad.put("zero-max", "invalid_parameters");
+        crafted.add(SequenceEncoded.newBuilder(good).setId("unknown").setModel("no-such-model").build());
+        bad.put("unknown", "unknown_model");
+        crafted.add(SequenceEncoded.newBuilder(good).setId("outside").setTokenIds(List.of(3L, 99_999L, -4L)).build());
+        bad.put("outside", "invalid_sequence");
+        crafted.add(SequenceEncoded.newBuilder(good).setId("no-tensor").setEncoderHiddenStates(null).build());
+        bad.put("no-tensor", "invalid_sequence");
+        crafted.add(SequenceEncoded.newBuilder(good).setId("wrong-shape")
+                .setEncoderHiddenStates(Tensors.float32(new float[7 * 64], 0, 7, 64)).build());
+        bad.put("wrong-shape", "invalid_sequence");
+        crafted.add(SequenceEncoded.newBuilder(good).setId("int-tensor").setEncoderHiddenStates(
+                org.seqstream.schemas.Tensor.newBuilder(good.getEncoderHiddenStates()).setDtype(org.seqstream.schemas.DType.INT64).build()).build());
+        bad.put("int-tensor", "invalid_sequence");
+        crafted.add(SequenceEncoded.newBuilder(good).setId("no-ids").setTokenIds(List.of())
+                .setEncoderHiddenStates(Tensors.float32(new float[0], 0, 0, 128)).build());
+        bad.put("no-ids", "invalid_sequence");
+        crafted.add(SequenceEncoded.newBuilder(encoded("itn-gpt", "y", "zero errors were found", greedy)).setId("gpt-with-tensor")
+                .setEncoderHiddenStates(good.getEncoderHiddenStates()).build());
+        bad.put("gpt-with-tensor", "invalid_sequence");
+        float[] nan = new float[good.getTokenIds().size() * 128];
+        java.util.Arrays.fill(nan, Float.NaN);
+        crafted.add(SequenceEncoded.newBuilder(good).setId("nan").setEncoderHiddenStates(Tensors.float32(nan, 0, good.getTokenIds().size(), 128)).build());
+        bad.put("nan", "non_finite_logits");
+        Map<String, String> expected = new HashMap<>();
+        long failedBefore = DecoderMetrics.INSTANCE.failedSequences();
+        try (Harness h = new Harness(DecoderTopology.Config.DEFAULT.withMaxActive(4))) {
+            crafted.forEach(h::send);
+            // And requests of both models sent after them
+            for (String model : List.of("itn-seq2seq", "itn-gpt")) {
+                for (int i = 0; i < INPUTS.size(); i++) {
+                    String id = model + "-after-" + i;
+                    h.send(encoded(model, id, INPUTS.get(i), greedy));
+                    expected.put(id, reference(model, INPUTS.get(i), greedy));
+                }
+            }
+            Map<String, StringBuilder> streamed = new HashMap<>();
+            Map<String, SequenceResult> results = h.runUntil(bad.size() + expected.size(), streamed);
+            // Then each crafted record has exactly one error result from the decoder, naming its cause
+            bad.forEach((id, code) -> {
+                SequenceResult r = results.get(id);
+                assertTrue(r != null && r.getError() != null, id + ": " + r);
+                assertEquals("decoder", r.getError().getStage(), id);
+                assertEquals(code, r.getError().getCode(), id + ": " + r.getError().getMessage());
+                assertTrue(!streamed.containsKey(id), id + " streamed tokens");
+            });
+            // And every request after them its reference output
+            expected.forEach((id, text) -> assertEquals(text, results.get(id).getOutputText(), id));
+            assertEquals(failedBefore + bad.size(), DecoderMetrics.INSTANCE.failedSequences());
+            assertEquals(0, count(h.driver.getKeyValueStore(DecoderTopology.PROGRESS_STORE)));
+            assertEquals(0, count(h.driver.getKeyValueStore(DecoderTopology.SEQUENCES_STORE)));
+        }
+    }
+
+    @Test
+    void aStoredSequenceWhoseModelIsGoneEndsWithAnErrorInsteadOfStoppingTheThread() {
+        // Given stores restored with a sequence of a model this instance does not serve, and one it does
+        GenerationParams greedy = GenerationParams.newBuilder().build();
+        SequenceEncoded gone = SequenceEncoded.newBuilder(encoded("itn-gpt", "gone", "zero errors were found", greedy))
+                .setModel("removed-model").build();
+        SequenceEncoded kept = encoded("itn-gpt", "kept", "zero errors were found", greedy);
+        try (Harness h = new Harness(DecoderTopology.Config.DEFAULT)) {
+            KeyValueStore<String, SequenceEncoded> s = h.driver.getKeyValueStore(DecoderTopology.SEQUENCES_STORE);
+            KeyValueStore<String, DecodeProgress> pr = h.driver.getKeyValueStore(DecoderTopology.PROGRESS_STORE);
+            for (SequenceEncoded seq : List.of(gone, kept)) {
+                s.put(seq.getId(), seq);
+                pr.put(seq.getId(), DecodeProgress.newBuilder().setId(seq.getId()).setAdmitted(true).build());
+            }
+            // When the instance resumes them
+            Map<String, SequenceResult> results = h.runUntil(2, new HashMap<>());
+            // Then the orphan has one error result and leaves the stores; the other decodes
+            assertEquals("unknown_model", results.get("gone").getError().getCode());
+            assertEquals(reference("itn-gpt", "zero errors were found", greedy), results.get("kept").getOutputText());
+            assertEquals(0, count(pr));
+            assertEquals(0, count(s));
+        }
+    }
 }

@@ -1,0 +1,196 @@
+package org.seqstream.runtime;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.Deque;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.ToIntFunction;
+
+/**
+ * Which sequences decode when, for the continuous batches of one decoding thread. Plain state,
+ * no Kafka, no ONNX Runtime, no clock of its own (callers pass the time); not thread-safe: its
+ * caller serialises every call.
+ *
+ * <p>The algorithm, in passes:
+ * <ol>
+ * <li><b>Queue.</b> A new sequence waits at the back ({@link #enqueue}); one that was decoding
+ *     before a restart at the front (it resumes). Waiting sequences stay in their owner's store:
+ *     beyond {@code maxQueued} waiting, a new one is refused ({@link #full}).</li>
+ * <li><b>Load.</b> {@link #toLoad} hands out waiting sequences for the slots that will be free:
+ *     {@code maxActive} minus those decoding and those loaded already.</li>
+ * <li><b>Admit.</b> {@link #schedule} admits loaded sequences while slots are free, in groups: a
+ *     running batch takes newcomers when a {@value #ADMIT_SHARE}th of it is waiting, when the
+ *     first has waited {@value #MAX_ADMISSION_WAIT_MS} ms, or at once when the batch is empty (each
+ *     join is a prefill call of its own). The batch prefills them in groups of similar prompt
+ *     length ({@link #prefillGroups}).</li>
+ * <li><b>Step.</b> Every batch with sequences steps, unless {@value #MAX_UNDELIVERED} of its
+ *     outputs are still unwritten (backpressure: the writer has fallen behind).</li>
+ * <li><b>Compact.</b> A batch drops its free slots and packs its key axis when
+ *     {@link #compactionDue} says so.</li>
+ * </ol>
+ *
+ * @param <O> who a sequence belongs to (the pipeline: the task whose store holds it)
+ */
+public final class DecodeScheduler<O> {
+    /** The first loaded sequence joins a running batch after this long at the latest. */
+    public static final long MAX_ADMISSION_WAIT_MS = 20;
+    /** Loaded sequences join a running batch once they are this fraction (1/n) of it. */
+    public static final int ADMIT_SHARE = 4;
+    /** Prefill groups: the shortest prompt of a group is at least this share of its longest. */
+    public static final int PREFILL_SPREAD_PERCENT = 75;
+    /** Free slots are dropped once they are this fraction (1/n) of the batch: each costs a row of every step. */
+    public static final int FREE_SLOT_SHARE = 4;
+    /** The key axis is packed once it is this many positions longer than its longest row needs (plus the cache's slack). */
+    public static final int PACK_AFTER = 16;
+    /** Outputs not yet written, beyond which decoding pauses until the writer catches up. */
+    public static final long MAX_UNDELIVERED = 100_000;
+
+    /** A sequence waiting in its owner's store. */
+    public record Waiting<O>(O owner, String key, long sinceNanos) {
+    }
+
+    /** A sequence loaded from its store, ready to join the batch of {@code model}. */
+    public record Ready<O>(O owner, String model, DecodeBatch.Sequence sequence, long sinceNanos) {
+    }
+
+    /** What to do now: sequences to admit, by model, and whether to step. */
+    public record Plan<O>(Map<String, List<Ready<O>>> admit, boolean step) {
+    }
+
+    private final int maxActive, maxQueued;
+    private final Deque<Waiting<O>> waiting = new ArrayDeque<>();
+    private final Deque<Ready<O>> ready = new ArrayDeque<>();
+    private final Map<String, O> active = new HashMap<>();
+
+    public DecodeScheduler(int maxActive, int maxQueued) {
+        if (maxActive < 1 || maxQueued < 0) {
+            throw new IllegalArgumentException("max active sequences must be >= 1 and max queued >= 0, got "
+                    + maxActive + " and " + maxQueued);
+        }
+        this.maxActive = maxActive;
+        this.maxQueued = maxQueued;
+    }
+
+    public void enqueue(O owner, String key, boolean front, long nowNanos) {
+        Waiting<O> w = new Waiting<>(owner, key, nowNanos);
+        if (front) {
+            waiting.addFirst(w);
+        } else {
+            waiting.addLast(w);
+        }
+    }
+
+    /** Sequences waiting, in stores or loaded. */
+    public int queued() {
+        return waiting.size() + ready.size();
+    }
+
+    /** Whether a new sequence must be refused: the queue is at its limit. */
+    public boolean full() {
+        return queued() >= maxQueued;
+    }
+
+    public int active() {
+        return active.size();
+    }
+
+    public boolean isActive(String key) {
+        return active.containsKey(key);
+    }
+
+    /** The waiting sequences to load now, taken off the queue; hand each back with {@link #loaded}, or drop it. */
+    public List<Waiting<O>> toLoad() {
+        int room = maxActive - active.size() - ready.size();
+        List<Waiting<O>> out = new ArrayList<>();
+        while (room-- > 0 && !waiting.isEmpty()) {
+            out.add(waiting.pollFirst());
+        }
+        return out;
+    }
+
+    public void loaded(Waiting<O> w, String model, DecodeBatch.Sequence sequence) {
+        ready.addLast(new Ready<>(w.owner(), model, sequence, w.sinceNanos()));
+    }
+
+    /** Whether {@link #schedule} has anything to do: sequences to step or to admit, and room to write. */
+    public boolean hasWork(long undelivered) {
+        return undelivered <= MAX_UNDELIVERED && (!active.isEmpty() || !ready.isEmpty());
+    }
+
+    /** The next round: which loaded sequences join now (they count as active from here), and whether to step. */
+    public Plan<O> schedule(long nowNanos, long undelivered) {
+        if (undelivered > MAX_UNDELIVERED) {
+            return new Plan<>(Map.of(), false);
+        }
+        Map<String, List<Ready<O>>> admit = new LinkedHashMap<>();
+        int free = maxActive - active.size();
+        boolean due = !ready.isEmpty() && (active.isEmpty()
+                || ready.size() >= Math.min(free, Math.max(1, active.size() / ADMIT_SHARE))
+                || nowNanos - ready.peekFirst().sinceNanos() >= MAX_ADMISSION_WAIT_MS * 1_000_000L);
+        while (due && active.size() < maxActive && !ready.isEmpty()) {
+            Ready<O> r = ready.pollFirst();
+            if (active.putIfAbsent(r.sequence().key(), r.owner()) == null) {
+                admit.computeIfAbsent(r.model(), m -> new ArrayList<>()).add(r);
+            }
+        }
+        return new Plan<>(admit, !active.isEmpty());
+    }
+
+    /** The sequence left its batch (finished or failed). */
+    public void finished(String key) {
+        active.remove(key);
+    }
+
+    /** Forgets everything of {@code owner}; returns its keys that were decoding, to drop from their batches. */
+    public List<String> release(O owner) {
+        waiting.removeIf(w -> w.owner() == owner);
+        ready.removeIf(r -> r.owner() == owner);
+        List<String> gone = new ArrayList<>();
+        active.entrySet().removeIf(e -> e.getValue() == owner && gone.add(e.getKey()));
+        return gone;
+    }
+
+    /**
+     * Items in groups of similar prompt length, longest first: a prefill pads every prompt of its
+     * group to the longest, so prompts of 20 and 98 tokens (decoder-only prompts hold the source)
+     * would otherwise cost the short one as much as the long one. A group takes prompts down to
+     * {@value #PREFILL_SPREAD_PERCENT}% of its longest.
+     */
+    public static <T> List<List<T>> prefillGroups(List<T> items, ToIntFunction<T> promptLength) {
+        List<T> sorted = new ArrayList<>(items);
+        sorted.sort(Comparator.comparingInt(promptLength).reversed());
+        List<List<T>> groups = new ArrayList<>();
+        List<T> group = new ArrayList<>();
+        int longest = 0;
+        for (T item : sorted) {
+            int len = promptLength.applyAsInt(item);
+            if (!group.isEmpty() && len * 100 < longest * PREFILL_SPREAD_PERCENT) {
+                groups.add(group);
+                group = new ArrayList<>();
+            }
+            if (group.isEmpty()) {
+                longest = len;
+            }
+            group.add(item);
+        }
+        if (!group.isEmpty()) {
+            groups.add(group);
+        }
+        return groups;
+    }
+
+    /**
+     * Whether a batch of {@code slots} rows, {@code live} of them decoding, should drop its free
+     * slots and pack its key axis of {@code positions} (rows need {@code longest}, the cache
+     * keeps {@code slack} free at their end): once a {@value #FREE_SLOT_SHARE}th of the slots is
+     * free, or the axis is {@value #PACK_AFTER} positions longer than needed. Every row holds the
+     * whole axis, and packing costs one copy of the cache.
+     */
+    public static boolean compactionDue(int live, int slots, int positions, int longest, int slack) {
+        return live > 0 && ((slots - live) * FREE_SLOT_SHARE >= slots || positions > longest + slack + PACK_AFTER);
+    }
+}

@@ -1,0 +1,195 @@
+package org.seqstream.runtime;
+
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+
+import java.nio.ByteBuffer;
+import java.nio.FloatBuffer;
+import java.nio.LongBuffer;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The model executor of a {@link DecodeBatch}: the package's embedding, decoder and cross_kv
+ * graphs, their tensor names, and the scratch buffers their per-call inputs and outputs live in.
+ * Every buffer is direct and reused: ONNX Runtime copies a heap array into a new direct buffer of
+ * its own, which would hold native memory until the next garbage collection, at every step.
+ * Not final: tests inject faults into {@link #decode}.
+ */
+class DecoderGraph implements AutoCloseable {
+    /** The tensors of one graph call, closed together after it. */
+    static final class Call implements AutoCloseable {
+        final Map<String, OnnxTensor> inputs = new HashMap<>();
+        final Map<String, OnnxTensor> outputs = new HashMap<>();
+        private final List<AutoCloseable> owned = new ArrayList<>();
+
+        void input(String name, OnnxTensor t) {
+            owned.add(t);
+            inputs.put(name, t);
+        }
+
+        void output(String name, OnnxTensor t) {
+            owned.add(t);
+            outputs.put(name, t);
+        }
+
+        <T extends AutoCloseable> T own(T t) {
+            owned.add(t);
+            return t;
+        }
+
+        @Override
+        public void close() {
+            for (AutoCloseable c : owned) {
+                try {
+                    c.close();
+                } catch (Exception ignored) {
+                    // native memory release; nothing to recover
+                }
+            }
+            owned.clear();
+        }
+    }
+
+    private enum Scratch { IDS, POSITIONS, MASK, ENCODER_MASK }
+
+    private final OnnxModel model;
+    private final ModelPackage pkg;
+    private final OrtEnvironment env = OrtEnvironment.getEnvironment();
+    private final boolean appends;
+    /** Per layer i: {@code past_key_i}, {@code past_value_i} at 2i and 2i+1; the outputs and cross inputs likewise. */
+    private final String[] pastNames, kvOutputNames, crossNames;
+    private final ByteBuffer[] longScratch = new ByteBuffer[Scratch.values().length];
+    private FloatBuffer logits = floats(0);
+    private FloatBuffer hidden = floats(0);
+
+    DecoderGraph(OnnxModel model) {
+        this.model = model;
+        this.pkg = model.pkg();
+        this.appends = appendsToCache(pkg);
+        int layers = pkg.decoderLayers();
+        String outPrefix = appends ? "new_" : "present_";
+        pastNames = new String[2 * layers];
+        kvOutputNames = new String[2 * layers];
+        crossNames = new String[2 * layers];
+        for (int i = 0; i < layers; i++) {
+            pastNames[2 * i] = "past_key_" + i;
+            pastNames[2 * i + 1] = "past_value_" + i;
+            kvOutputNames[2 * i] = outPrefix + "key_" + i;
+            kvOutputNames[2 * i + 1] = outPrefix + "value_" + i;
+            crossNames[2 * i] = "cross_key_" + i;
+            crossNames[2 * i + 1] = "cross_value_" + i;
+        }
+    }
+
+    /**
+     * Whether the package's decoder returns only the new positions' keys and values
+     * ({@code new_key_0}) rather than past and new together ({@code present_key_0}).
+     */
+    static boolean appendsToCache(ModelPackage pkg) {
+        return pkg.graph(ModelPackage.DECODER).outputs().stream().anyMatch(o -> o.name().equals("new_key_0"));
+    }
+
+    ModelPackage pkg() {
+        return pkg;
+    }
+
+    boolean appends() {
+        return appends;
+    }
+
+    String[] pastNames() {
+        return pastNames;
+    }
+
+    String[] kvOutputNames() {
+        return kvOutputNames;
+    }
+
+    String[] crossNames() {
+        return crossNames;
+    }
+
+    /** The cross-attention keys and values of {@code n} encoder outputs [n, source, d_model] into {@code out} [n, heads, source, head_dim]. */
+    void crossKv(float[] encoderHidden, int n, int source, TensorBuffers out) throws OrtException {
+        int d = pkg.dModel();
+        out.ensure(n * pkg.nHeads() * source * pkg.headDim(), 0);
+        long[] shape = {n, pkg.nHeads(), source, pkg.headDim()};
+        hidden = atLeast(hidden, encoderHidden.length);
+        try (Call call = new Call()) {
+            for (int i = 0; i < crossNames.length; i++) {
+                call.output(crossNames[i], out.tensor(i, shape));
+            }
+            FloatBuffer h = hidden.duplicate().clear().limit(encoderHidden.length);
+            h.put(0, encoderHidden);
+            call.input("encoder_hidden_states", OnnxTensor.createTensor(env, h, new long[] {n, source, d}));
+            call.own(model.session(ModelPackage.CROSS_KV).run(call.inputs, call.outputs));
+        }
+    }
+
+    /**
+     * Embeds {@code ids} [n, t] at {@code positions} and runs the decoder with the attention
+     * mask {@code mask} [n, mask.length / n] and the call's other inputs (the past, and the cross
+     * inputs of encoder-decoder models), writing its key and value outputs where the call binds
+     * them. Returns the logits [n, t, vocab], valid until the next call.
+     */
+    FloatBuffer decode(Call call, long[] ids, long[] positions, long[] mask, int n, int t) throws OrtException {
+        OnnxTensor i = call.own(longs(Scratch.IDS, ids, new long[] {n, t}));
+        OnnxTensor p = call.own(longs(Scratch.POSITIONS, positions, new long[] {n, t}));
+        OrtSession.Result emb = call.own(model.session(ModelPackage.EMBEDDING).run(Map.of("input_ids", i, "position_ids", p)));
+        Map<String, OnnxTensor> in = new HashMap<>(call.inputs);
+        in.put("embeddings", (OnnxTensor) emb.get(0));
+        in.put("attention_mask", call.own(longs(Scratch.MASK, mask, new long[] {n, mask.length / n})));
+        int vocab = pkg.vocabSize();
+        logits = atLeast(logits, n * t * vocab);
+        Map<String, OnnxTensor> out = new HashMap<>(call.outputs);
+        out.put("logits", call.own(TensorBuffers.tensor(logits, new long[] {n, t, vocab})));
+        call.own(model.session(ModelPackage.DECODER).run(in, out));
+        return logits;
+    }
+
+    /** The encoder attention mask [n, source] as an input of {@code call}. */
+    void encoderMask(Call call, long[] mask, int n, int source) throws OrtException {
+        call.input("encoder_attention_mask", longs(Scratch.ENCODER_MASK, mask, n * source, new long[] {n, source}));
+    }
+
+    private OnnxTensor longs(Scratch which, long[] data, long[] shape) throws OrtException {
+        return longs(which, data, data.length, shape);
+    }
+
+    /** A tensor of {@code shape} holding {@code data[0, len)}, in the direct buffer kept for {@code which}. */
+    private OnnxTensor longs(Scratch which, long[] data, int len, long[] shape) throws OrtException {
+        ByteBuffer b = longScratch[which.ordinal()];
+        if (b == null || b.capacity() < len * Long.BYTES) {
+            DirectMemory.free(b);
+            int cap = b == null ? 0 : b.capacity();
+            b = DirectMemory.allocate(Math.max(len * Long.BYTES, cap + cap / 4));
+            longScratch[which.ordinal()] = b;
+        }
+        LongBuffer view = b.asLongBuffer();
+        view.put(data, 0, len).flip();
+        return OnnxTensor.createTensor(env, view, shape);
+    }
+
+    private static FloatBuffer atLeast(FloatBuffer buf, int size) {
+        return buf.capacity() >= size ? buf : floats(Math.max(size, buf.capacity() + buf.capacity() / 4));
+    }
+
+    private static FloatBuffer floats(int n) {
+        return DirectMemory.allocateFloats(n).asFloatBuffer();
+    }
+
+    @Override
+    public void close() {
+        for (int i = 0; i < longScratch.length; i++) {
+            DirectMemory.free(longScratch[i]);
+            longScratch[i] = null;
+        }
+        logits = floats(0);
+        hidden = floats(0);
+    }
+}

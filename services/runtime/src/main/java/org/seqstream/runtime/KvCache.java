@@ -1,0 +1,187 @@
+package org.seqstream.runtime;
+
+import ai.onnxruntime.OrtException;
+
+import java.util.Arrays;
+
+/**
+ * The self-attention KV cache of a batch, one row per slot: per layer keys and values
+ * [slots, heads, positions, head_dim] in direct buffers it owns, and the key mask
+ * [slots, positions] saying which positions each row attends to (a row's positions may sit
+ * anywhere on the axis: position ids are explicit). One subclass per decoder form, told apart by
+ * the graph's outputs ({@link DecoderGraph#appendsToCache}).
+ *
+ * <p>{@code kv} holds the cache; {@code target} is where a relayout (placement into wider rows,
+ * compaction, a resize) writes before the two swap, and where the past-and-present form's
+ * decoder writes its present.
+ */
+abstract sealed class KvCache implements AutoCloseable permits AppendingKvCache, SwappingKvCache {
+    protected final DecoderGraph graph;
+    protected final int heads, headDim;
+    protected TensorBuffers kv, target;
+    protected long[] mask = new long[0];
+    protected int slots, positions;
+
+    KvCache(DecoderGraph graph) {
+        this.graph = graph;
+        this.heads = graph.pkg().nHeads();
+        this.headDim = graph.pkg().headDim();
+        kv = new TensorBuffers(graph.pastNames().length);
+        target = new TensorBuffers(graph.pastNames().length);
+    }
+
+    static KvCache of(DecoderGraph graph) {
+        return graph.appends() ? new AppendingKvCache(graph) : new SwappingKvCache(graph);
+    }
+
+    /** Free positions a fresh layout leaves at the end of every row. */
+    abstract int slack();
+
+    /** Before a step whose longest row has {@code longest} positions: make room for its new key. */
+    abstract void beforeStep(int longest);
+
+    /** Binds the past and the key and value outputs of a one-token step over every slot. */
+    abstract void bindStep(DecoderGraph.Call call) throws OrtException;
+
+    /** After the step: slot r's new key went to position {@code column[r]} (-1: a free slot, nothing to keep). */
+    abstract void afterStep(int[] column);
+
+    /** Key positions per row now (the length axis of the cache). */
+    int positions() {
+        return positions;
+    }
+
+    int slots() {
+        return slots;
+    }
+
+    /** Where (slot, head, position) starts in one layer's buffer laid out with {@code width} positions per row. */
+    protected final int offset(int slot, int head, int position, int width) {
+        return ((slot * heads + head) * width + position) * headDim;
+    }
+
+    /** The key mask of a step: every row's mask, plus the new position, which every row attends to. */
+    final long[] stepMask() {
+        int c = positions + 1;
+        long[] m = new long[slots * c];
+        for (int r = 0; r < slots; r++) {
+            System.arraycopy(mask, r * positions, m, r * c, positions);
+            m[r * c + positions] = 1;
+        }
+        return m;
+    }
+
+    /**
+     * Writes prefilled rows into their slots: row r of {@code prefilled} ([n, heads, t, head_dim])
+     * holds {@code lengths[r]} positions and goes to slot {@code slot[r]}, of {@code slotCount}
+     * slots in all. Running rows stay where they are unless the axis must grow to {@code t}.
+     */
+    final void place(TensorBuffers prefilled, int t, int[] slot, int[] lengths, int slotCount) {
+        int width = t <= positions ? positions : t + slack();
+        if (width != positions && slots > 0) {
+            relayout(width);
+        }
+        positions = width;
+        kv.ensure(slotCount * heads * width * headDim, slots * heads * width * headDim);
+        mask = Arrays.copyOf(mask, slotCount * width);
+        for (int r = 0; r < slot.length; r++) {
+            for (int i = 0; i < kv.count(); i++) {
+                for (int h = 0; h < heads; h++) {
+                    kv.copy(i, offset(slot[r], h, 0, width), prefilled, offset(r, h, 0, t), lengths[r] * headDim);
+                    kv.zero(i, offset(slot[r], h, lengths[r], width), (width - lengths[r]) * headDim);
+                }
+            }
+            Arrays.fill(mask, slot[r] * width, slot[r] * width + lengths[r], 1L);
+            Arrays.fill(mask, slot[r] * width + lengths[r], (slot[r] + 1) * width, 0L);
+        }
+        slots = slotCount;
+    }
+
+    /** Every row moves to an axis of {@code width} positions (longer), holding the same positions. */
+    protected final void relayout(int width) {
+        target.ensure(slots * heads * width * headDim, 0);
+        long[] m = new long[slots * width];
+        for (int r = 0; r < slots; r++) {
+            for (int i = 0; i < kv.count(); i++) {
+                for (int h = 0; h < heads; h++) {
+                    target.copy(i, offset(r, h, 0, width), kv, offset(r, h, 0, positions), positions * headDim);
+                    target.zero(i, offset(r, h, positions, width), (width - positions) * headDim);
+                }
+            }
+            System.arraycopy(mask, r * positions, m, r * width, positions);
+        }
+        swap();
+        mask = m;
+        positions = width;
+    }
+
+    /**
+     * Keeps the rows of slots {@code keep} (in that order, as slots 0..) and packs each one's
+     * attended positions to the front of an axis as long as the longest needs, plus the slack:
+     * rows that joined later have holes where they attended to nothing, and in a batch that never
+     * empties the axis would otherwise grow with every step.
+     */
+    final void compact(int[] keep) {
+        int[] counts = new int[keep.length];
+        int width = 0;
+        for (int i = 0; i < keep.length; i++) {
+            for (int j = 0; j < positions; j++) {
+                counts[i] += (int) mask[keep[i] * positions + j];
+            }
+            width = Math.max(width, counts[i]);
+        }
+        width += slack();
+        target.ensure(keep.length * heads * width * headDim, 0);
+        for (int i = 0; i < keep.length; i++) {
+            int base = keep[i] * positions;
+            for (int j = 0, to = 0; j < positions; ) {
+                if (mask[base + j] == 0) {
+                    j++;
+                    continue;
+                }
+                int from = j;
+                while (j < positions && mask[base + j] != 0) {
+                    j++;
+                }
+                for (int b = 0; b < kv.count(); b++) {
+                    for (int h = 0; h < heads; h++) {
+                        target.copy(b, offset(i, h, to, width), kv, offset(keep[i], h, from, positions), (j - from) * headDim);
+                    }
+                }
+                to += j - from;
+            }
+            for (int b = 0; b < kv.count(); b++) {
+                for (int h = 0; h < heads; h++) {
+                    target.zero(b, offset(i, h, counts[i], width), (width - counts[i]) * headDim);
+                }
+            }
+        }
+        swap();
+        mask = new long[keep.length * width];
+        for (int i = 0; i < keep.length; i++) {
+            Arrays.fill(mask, i * width, i * width + counts[i], 1L);
+        }
+        positions = width;
+        slots = keep.length;
+    }
+
+    protected final void swap() {
+        TensorBuffers t = kv;
+        kv = target;
+        target = t;
+    }
+
+    /** Empties the cache; its buffers stay for the next sequences. */
+    final void clear() {
+        mask = new long[0];
+        slots = 0;
+        positions = 0;
+    }
+
+    @Override
+    public void close() {
+        clear();
+        kv.close();
+        target.close();
+    }
+}

@@ -1,0 +1,93 @@
+package org.seqstream.runtime;
+
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+
+import java.nio.ByteBuffer;
+import java.nio.FloatBuffer;
+
+/**
+ * Direct float buffers, one per tensor of a set (every layer's keys and values), grown on demand
+ * and kept for reuse. ONNX Runtime uses their memory as tensors' without copying; a buffer that
+ * is outgrown is freed at once (no tensor uses it between graph calls).
+ */
+final class TensorBuffers implements AutoCloseable {
+    private final FloatBuffer[] floats;
+    private final ByteBuffer[] bytes;
+
+    TensorBuffers(int count) {
+        floats = new FloatBuffer[count];
+        bytes = new ByteBuffer[count];
+        close();
+    }
+
+    int count() {
+        return floats.length;
+    }
+
+    FloatBuffer get(int i) {
+        return floats[i];
+    }
+
+    /** Room for {@code size} floats in each buffer, keeping the first {@code keep} floats. */
+    void ensure(int size, int keep) {
+        for (int i = 0; i < floats.length; i++) {
+            if (floats[i].capacity() < size) {
+                ByteBuffer b = DirectMemory.allocateFloats(Math.max(size, floats[i].capacity() + floats[i].capacity() / 8));
+                FloatBuffer grown = b.asFloatBuffer();
+                if (keep > 0) {
+                    grown.put(0, floats[i], 0, keep);
+                }
+                DirectMemory.free(bytes[i]);
+                bytes[i] = b;
+                floats[i] = grown;
+            }
+        }
+    }
+
+    /** Buffer {@code i} as a tensor of {@code shape} over its first elements. */
+    OnnxTensor tensor(int i, long[] shape) throws OrtException {
+        return tensor(floats[i], shape);
+    }
+
+    /** A tensor of {@code shape} over the start of {@code buf} (no copy: ONNX Runtime uses the buffer's memory). */
+    static OnnxTensor tensor(FloatBuffer buf, long[] shape) throws OrtException {
+        long size = 1;
+        for (long d : shape) {
+            size *= d;
+        }
+        return OnnxTensor.createTensor(OrtEnvironment.getEnvironment(), buf.duplicate().clear().limit((int) size), shape);
+    }
+
+    /** Copies {@code length} floats from {@code from}'s buffer {@code i} at {@code src} to this set's buffer {@code i} at {@code dst}. */
+    void copy(int i, int dst, TensorBuffers from, int src, int length) {
+        floats[i].put(dst, from.floats[i], src, length);
+    }
+
+    /**
+     * Zeroes {@code length} floats of buffer {@code i} at {@code at}. Positions a row does not
+     * attend to must hold finite values: attention weighs them by zero, and zero times NaN (left
+     * by a sequence that failed there) is NaN.
+     */
+    void zero(int i, int at, int length) {
+        while (length > 0) {
+            int n = Math.min(length, ZEROS.length);
+            floats[i].put(at, ZEROS, 0, n);
+            at += n;
+            length -= n;
+        }
+    }
+
+    private static final float[] ZEROS = new float[4096];
+
+    /** Frees every buffer; the set stays usable (it grows again on demand). */
+    @Override
+    public void close() {
+        for (int i = 0; i < floats.length; i++) {
+            DirectMemory.free(bytes[i]);
+            bytes[i] = null;
+            floats[i] = DirectMemory.allocateFloats(0).asFloatBuffer();
+        }
+    }
+}
