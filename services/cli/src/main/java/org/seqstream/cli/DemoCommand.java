@@ -48,7 +48,7 @@ final class DemoCommand implements Callable<Integer> {
             for (String model : List.of("itn-seq2seq", "itn-gpt")) {
                 out.println("== " + model + ": " + sentences.size() + " requests to seq.requests; tokens from seq.stream on stderr, results from seq.results:");
                 missing += SendCommand.sendAll(new SendCommand.Settings(kafka.bootstrapServers(), model, greedy, false, false,
-                        120, 0, true), sentences, out).lost();
+                        120, 0, true, 5), sentences, out).lost();
             }
             out.println(missing == 0 ? "== done: every request got its result" : "== " + missing + " results missing");
             return missing == 0 ? 0 : 1;

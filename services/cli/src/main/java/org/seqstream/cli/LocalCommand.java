@@ -44,6 +44,10 @@ final class LocalCommand implements Callable<Integer> {
             description = "Sequences decoding at once in the decoder; more wait durably (default: ${DEFAULT-VALUE}).")
     int maxActive;
 
+    @Option(names = "--max-queued", defaultValue = "4096", paramLabel = "N",
+            description = "Sequences waiting in the decoder; beyond it a new one is refused as overloaded, a retryable error (default: ${DEFAULT-VALUE}).")
+    int maxQueued;
+
     @Mixin
     ModelOptions models;
 
@@ -65,7 +69,7 @@ final class LocalCommand implements Callable<Integer> {
         if (!stageSet.isEmpty()) {
             catalog = ModelCatalog.load(models.modelsDir(), Device.parse(models.device), models.threads);
             pipeline = LocalPipeline.start(catalog, new LocalPipeline.Settings(bootstrap, stageSet, partitions,
-                    dir.resolve("state"), DecoderTopology.Config.DEFAULT.withMaxActive(maxActive), Map.of(), "local"));
+                    dir.resolve("state"), DecoderTopology.Config.DEFAULT.withMaxActive(maxActive).withMaxQueued(maxQueued), Map.of(), "local"));
         } else {
             LocalPipeline.createTopics(bootstrap, partitions, Map.of());
         }

@@ -76,6 +76,11 @@ final class SendCommand implements Callable<Integer> {
             description = "After the last result, keep reading S seconds more to count late duplicates (default: ${DEFAULT-VALUE}).")
     double linger;
 
+    @Option(names = "--retries", defaultValue = "5", paramLabel = "N",
+            description = "Send a request refused with a retryable error (overloaded) again with the same id, up to N times, "
+                    + "waiting 0.2 s, 0.4 s, ... (at most 5 s) between tries (default: ${DEFAULT-VALUE}).")
+    int retries;
+
     @Mixin
     GenerationOptions generation;
 
@@ -87,7 +92,7 @@ final class SendCommand implements Callable<Integer> {
             lines.add(line.endsWith("\r") ? line.substring(0, line.length() - 1) : line);
         }
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
-        Summary s = sendAll(new Settings(bootstrap, model, generation, truncate, json, timeout, linger, stream), lines, out);
+        Summary s = sendAll(new Settings(bootstrap, model, generation, truncate, json, timeout, linger, stream, retries), lines, out);
         System.err.println(s);
         if (s.lost() > 0) {
             System.err.println("seqctl send: " + s.lost() + " of " + lines.size() + " results missing after " + timeout + " s");
@@ -97,11 +102,16 @@ final class SendCommand implements Callable<Integer> {
     }
 
     record Settings(String bootstrap, String model, GenerationOptions generation, boolean truncate, boolean json,
-                    double timeout, double linger, boolean stream) {
+                    double timeout, double linger, boolean stream, int retries) {
     }
 
-    /** Counts of one run: lines sent, lines answered, lines without a result, extra results seen. */
-    record Summary(int sent, int completed, int lost, int duplicated) {
+    /** Backoff before the {@code attempt}th retry (1-based): 0.2 s doubling, at most 5 s. */
+    static long backoffNanos(int attempt) {
+        return Math.min(5_000L, 200L << Math.min(attempt - 1, 10)) * 1_000_000L;
+    }
+
+    /** Counts of one run: lines sent, lines answered, lines without a result, extra results seen; requests sent again after a retryable error. */
+    record Summary(int sent, int completed, int lost, int duplicated, int retried) {
         @Override
         public String toString() {
             return sent + " sent, " + completed + " completed, " + lost + " lost, " + duplicated + " duplicated";
@@ -136,6 +146,8 @@ final class SendCommand implements Callable<Integer> {
         long[] sentAt = new long[n], doneAt = new long[n];
         Map<String, Integer> lineOfId = new HashMap<>();
         Map<Integer, LocalError> failed = new ConcurrentHashMap<>();
+        int[] attempts = new int[n];
+        long[] retryAt = new long[n];
         try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(cc, new StringDeserializer(), new ByteArrayDeserializer());
              KafkaProducer<String, byte[]> p = new KafkaProducer<>(base, new StringSerializer(), new ByteArraySerializer())) {
             // Read from the current end of the result topics, before anything is sent.
@@ -164,10 +176,19 @@ final class SendCommand implements Callable<Integer> {
                 });
             }
             p.flush();
+            int retried = 0;
             long deadline = System.nanoTime() + (long) (s.timeout() * 1e9);
             long lingerUntil = Long.MAX_VALUE;
             int printed = 0;
             while (System.nanoTime() < Math.min(deadline, lingerUntil)) {
+                for (int i = 0; i < n; i++) {
+                    if (retryAt[i] != 0 && System.nanoTime() >= retryAt[i]) {
+                        retryAt[i] = 0;
+                        Outgoing o = outgoing.get(i);
+                        p.send(new ProducerRecord<>(Topics.REQUESTS.name(), o.key(), o.value()));
+                        retried++;
+                    }
+                }
                 for (ConsumerRecord<String, byte[]> rec : c.poll(Duration.ofMillis(100))) {
                     if (rec.topic().equals(Topics.STREAM.name())) {
                         if (lineOfId.containsKey(rec.key())) {
@@ -179,6 +200,12 @@ final class SendCommand implements Callable<Integer> {
                     SequenceResult r = Topics.RESULTS.valueSerde().deserializer().deserialize(rec.topic(), rec.value());
                     int i = lineOf(r, run);
                     if (i < 0) {
+                        continue;
+                    }
+                    if (seen[i] == 0 && r.getError() != null && r.getError().getRetryable() && attempts[i] < s.retries()
+                            && outgoing.get(i).key() != null && retryAt[i] == 0) {
+                        // refused for now (overloaded): the same request again, same id, after a pause
+                        retryAt[i] = System.nanoTime() + backoffNanos(++attempts[i]);
                         continue;
                     }
                     if (seen[i]++ == 0) {
@@ -212,7 +239,10 @@ final class SendCommand implements Callable<Integer> {
                     out.println(JSON.writeValueAsString(rec));
                 }
             }
-            return new Summary(n, n - lost, lost, duplicated);
+            if (retried > 0) {
+                System.err.println("seqctl send: " + retried + " requests sent again after a retryable error");
+            }
+            return new Summary(n, n - lost, lost, duplicated, retried);
         }
     }
 

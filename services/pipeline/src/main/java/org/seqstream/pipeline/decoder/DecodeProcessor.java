@@ -47,7 +47,6 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  * from the changelog) is queued again with the tokens it already had: it resumes.
  */
 final class DecodeProcessor implements Processor<String, byte[], String, Object>, DecodeEngine.Owner {
-    static final String OVERLOADED = "overloaded";
 
     private final ModelCatalog models;
     private final DecoderTopology.Config config;
@@ -100,7 +99,7 @@ final class DecodeProcessor implements Processor<String, byte[], String, Object>
         }
         if (engine.full()) {
             metrics.rejected();
-            fail(seq, OVERLOADED, "the decoder instance has " + engine.queued() + " sequences waiting, its limit ("
+            fail(seq, Results.OVERLOADED, "the decoder instance has " + engine.queued() + " sequences waiting, its limit ("
                     + "SEQ_DECODER_MAX_QUEUED=" + config.maxQueued() + "); retry later or add decoder instances");
             return;
         }
@@ -287,7 +286,7 @@ final class DecodeProcessor implements Processor<String, byte[], String, Object>
                 .setTruncated(seq.getTruncated())
                 .setMetadata(seq.getMetadata())
                 .setTimings(withDecoderTiming(seq.getTimings(), context.currentSystemTimeMs() - started))
-                .setCreatedAtMs(seq.getCreatedAtMs())
+                .setCreatedAtMs(seq.getCreatedAtMs() > 0 ? seq.getCreatedAtMs() : started)
                 .build();
         context.forward(new Record<>(id, (Object) result, context.currentSystemTimeMs()), DecoderTopology.TO_RESULTS);
         // Readers see committed records only: a finished result asks for a commit now rather than
@@ -310,8 +309,9 @@ final class DecodeProcessor implements Processor<String, byte[], String, Object>
     }
 
     private void fail(SequenceEncoded seq, String code, String message) {
-        context.forward(new Record<>(seq.getId(), (Object) Results.error(seq.getId(), seq.getModel(), DecoderTopology.STAGE,
-                code, message, seq.getMetadata(), seq.getTimings(), seq.getCreatedAtMs()), context.currentSystemTimeMs()),
+        SequenceResult r = Results.error(seq.getId(), seq.getModel(), DecoderTopology.STAGE, code, message, seq.getMetadata(),
+                seq.getTimings(), seq.getCreatedAtMs());
+        context.forward(new Record<>(seq.getId(), (Object) r, context.currentSystemTimeMs(), Results.headers(r)),
                 DecoderTopology.TO_RESULTS);
         commits.request(context);
     }

@@ -52,6 +52,10 @@ public final class DecoderTopology {
             return new Config(n, maxQueued, stepEvery, stepBudget, decodeThread);
         }
 
+        public Config withMaxQueued(int n) {
+            return new Config(maxActive, n, stepEvery, stepBudget, decodeThread);
+        }
+
         public Config withStepBudget(Duration budget) {
             return new Config(maxActive, maxQueued, stepEvery, budget, decodeThread);
         }

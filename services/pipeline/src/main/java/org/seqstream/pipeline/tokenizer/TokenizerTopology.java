@@ -15,7 +15,9 @@ import java.time.Duration;
  *
  * <p>An id names one request: the first record with an id is answered, and later ones with the
  * same id within the deduplication window are dropped, so that a producer's retry cannot yield a
- * second result. Deduplication needs the records of one id in one partition: a request whose key
+ * second result; an id whose result was a retryable error ({@code overloaded}) is forgotten, so
+ * its retry is answered. Deduplication needs the records of one id in one partition (and
+ * seq.results as many partitions as seq.requests): a request whose key
  * is not its id is published again keyed by its id (one extra hop; keying requests by id avoids it).
  */
 public final class TokenizerTopology {
@@ -23,6 +25,8 @@ public final class TokenizerTopology {
     public static final String IDS_STORE = "tokenizer-ids";
     static final String SOURCE = "requests";
     static final String PROCESSOR = "tokenize";
+    static final String RESULTS_SOURCE = "results";
+    static final String FORGET = "forget-retryable";
     static final String TO_TOKENS = "to-tokens";
     static final String TO_RESULTS = "to-results";
     static final String TO_DLQ = "to-dlq";
@@ -55,8 +59,11 @@ public final class TokenizerTopology {
         // Raw bytes in: a request may be Avro or JSON, and unreadable bytes must reach the DLQ intact.
         t.addSource(SOURCE, Serdes.String().deserializer(), Serdes.ByteArray().deserializer(), Topics.REQUESTS.name());
         t.addProcessor(PROCESSOR, () -> new TokenizeProcessor(models, config), SOURCE);
+        // A retryable error downstream (overloaded) makes the tokenizer forget the id, so a retry is answered.
+        t.addSource(RESULTS_SOURCE, Serdes.String().deserializer(), Serdes.ByteArray().deserializer(), Topics.RESULTS.name());
+        t.addProcessor(FORGET, RetryableResults::new, RESULTS_SOURCE);
         t.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(IDS_STORE),
-                Serdes.String(), Serdes.Long()), PROCESSOR);
+                Serdes.String(), Serdes.Long()), PROCESSOR, FORGET);
         t.addSink(TO_TOKENS, Topics.TOKENS.name(), Topics.TOKENS.keySerde().serializer(),
                 Topics.TOKENS.valueSerde().serializer(), PROCESSOR);
         t.addSink(TO_RESULTS, Topics.RESULTS.name(), Topics.RESULTS.keySerde().serializer(),

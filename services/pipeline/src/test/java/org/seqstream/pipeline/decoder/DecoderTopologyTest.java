@@ -224,6 +224,7 @@ class DecoderTopologyTest {
                 } else {
                     assertEquals("overloaded", r.getError().getCode());
                     assertEquals("decoder", r.getError().getStage());
+                    assertTrue(r.getError().getRetryable());
                 }
             }
             assertEquals(before + 3, DecoderMetrics.INSTANCE.rejectedSequences());
@@ -293,6 +294,8 @@ class DecoderTopologyTest {
                 assertEquals("decoder", r.getError().getStage(), id);
                 assertEquals(code, r.getError().getCode(), id + ": " + r.getError().getMessage());
                 assertTrue(!streamed.containsKey(id), id + " streamed tokens");
+                assertTrue(!r.getError().getRetryable(), id);
+                assertTrue(r.getCreatedAtMs() > 0, id);
             });
             // And every request after them its reference output
             expected.forEach((id, text) -> assertEquals(text, results.get(id).getOutputText(), id));

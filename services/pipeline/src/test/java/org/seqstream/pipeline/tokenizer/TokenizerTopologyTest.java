@@ -212,4 +212,33 @@ class TokenizerTopologyTest {
         sendJson("w", "{\"id\":\"w\",\"model\":\"itn-gpt\",\"text\":\"one\"}");
         assertEquals(1, tokens.readValuesToList().size());
     }
+
+    @Test
+    void anIdRefusedWithARetryableErrorIsAnsweredWhenRetriedAndOthersStayDeduplicated() {
+        // Given two answered requests
+        org.apache.kafka.streams.TestInputTopic<String, byte[]> resultsIn = driver.createInputTopic(Topics.RESULTS.name(),
+                Serdes.String().serializer(), Serdes.ByteArray().serializer());
+        String json = "{\"id\":\"%s\",\"model\":\"itn-gpt\",\"text\":\"one dollar\"}";
+        sendJson("o1", json.formatted("o1"));
+        sendJson("e1", json.formatted("e1"));
+        assertEquals(2, tokens.readValuesToList().size());
+        // When the decoder refuses o1 as overloaded (retryable) and e1 with an error that is not
+        for (var r : List.of(
+                org.seqstream.pipeline.Results.error("o1", "itn-gpt", "decoder", org.seqstream.pipeline.Results.OVERLOADED, "full", Map.of(), List.of(), 1),
+                org.seqstream.pipeline.Results.error("e1", "itn-gpt", "decoder", "invalid_sequence", "bad", Map.of(), List.of(), 1))) {
+            assertEquals(r.getId().equals("o1"), r.getError().getRetryable());
+            org.apache.kafka.common.header.Headers headers = org.seqstream.pipeline.Results.headers(r);
+            resultsIn.pipeInput(new org.apache.kafka.streams.test.TestRecord<>(r.getId(),
+                    Topics.RESULTS.valueSerde().serializer().serialize(Topics.RESULTS.name(), r), headers));
+        }
+        // And both are sent again with the same ids
+        sendJson("o1", json.formatted("o1"));
+        sendJson("e1", json.formatted("e1"));
+        // Then only the retryable one is tokenized again; the other stays a duplicate
+        List<String> again = tokens.readKeyValuesToList().stream().map(kv -> kv.key).toList();
+        assertEquals(List.of("o1"), again);
+        // And once answered again, o1 is deduplicated as before
+        sendJson("o1", json.formatted("o1"));
+        assertTrue(tokens.isEmpty());
+    }
 }
