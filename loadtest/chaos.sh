@@ -15,6 +15,8 @@
 #
 # Prints what it does on stderr, one line per scenario, and a last line that sums them up:
 #   N sent, N completed, 0 lost, 0 duplicated, outputs identical
+# followed by one about the token events:
+#   token events: N, 0 duplicated, 0 outputs not spelled by their events
 # Exits non-zero if any result is lost, duplicated or different.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -33,7 +35,7 @@ while [ $# -gt 0 ]; do
     --inputs) inputs="$2"; shift 2 ;;
     --sampled) gen_opts=(--temperature 0.8 --top-p 0.95 --seed 7); shift ;;
     decoder|encoder|broker|scale) scenarios+=("$1"); shift ;;
-    -h|--help) sed -n 2,20p "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n 2,27p "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -62,7 +64,7 @@ wait_metric() {
 
 http_of() { cat "$STACK_WORK/pids/$1.http"; }
 
-total_sent=0; total_done=0; total_lost=0; total_dup=0; total_diff=0
+total_sent=0; total_done=0; total_lost=0; total_dup=0; total_diff=0; total_events=0; total_stream_dup=0; total_stream_bad=0
 for sc in "${scenarios[@]}"; do
   work="$base/$sc"
   port=$((19600 + RANDOM % 300))
@@ -76,14 +78,15 @@ for sc in "${scenarios[@]}"; do
   for p in 18281 18282 18283 18284; do stack_wait_ready "$p"; done
 
   log "$sc: sending $n requests"
-  ./seqctl send --bootstrap "localhost:$port" --model "$model" "${gen_opts[@]}" --timeout 900 --linger 5 \
+  ./seqctl send --bootstrap "localhost:$port" --model "$model" "${gen_opts[@]}" --timeout 900 --linger 5 --stream \
     < "$base/inputs.txt" > "$work/results.jsonl" 2> "$work/send.err" &
   send_pid=$!
   third=$(( (n + 2) / 3 ))
   case "$sc" in
     decoder)
       wait_metric dec-1 seq_decoder_finished_sequences_total "$third"
-      log "decoder: $(stack_metric 18284 seq_decoder_finished_sequences_total) finished, $(stack_metric 18284 seq_decoder_active_sequences) active; kill -9"
+      finished_at_kill=$(stack_metric 18284 seq_decoder_finished_sequences_total)
+      log "decoder: $finished_at_kill finished, $(stack_metric 18284 seq_decoder_active_sequences) active; kill -9"
       stack_kill dec-1 KILL
       stack_start decoder dec-1 18284
       stack_wait_ready 18284
@@ -138,9 +141,37 @@ if len(ref) != len(got):
 print(sum(1 for a, b in zip(ref, got) if (a.get("output"), a.get("error") is None) != (b.get("output"), b.get("error") is None)))
 PY
 )
+  read -r events stream_dup stream_bad < <(python3 - "$work/results.jsonl" "$work/send.err" <<'PY'
+import json, re, sys
+results = [json.loads(l) for l in open(sys.argv[1])]
+events = {}
+count = 0
+for line in open(sys.argv[2]):
+    m = re.match(r'^(\S+) #(\d+) (".*")$', line.rstrip("\n"))
+    if m:
+        count += 1
+        events.setdefault(m.group(1), {}).setdefault(int(m.group(2)), []).append(json.loads(m.group(3)))
+dup = sum(len(v) - 1 for e in events.values() for v in e.values())
+bad = 0
+for r in results:
+    if "output" not in r:
+        continue
+    e = events.get(r["id"], {})
+    if sorted(e) != list(range(len(e))) or "".join(v[0] for _, v in sorted(e.items())) != r["output"]:
+        bad += 1
+print(count, dup, bad)
+PY
+)
   if [ "$sc" = decoder ]; then
-    log "decoder: the restarted instance resumed $(stack_metric 18284 seq_decoder_resumed_sequences_total) sequences from their stored tokens"
+    resumed=$(stack_metric 18284 seq_decoder_resumed_sequences_total)
+    log "decoder: the restarted instance resumed $resumed sequences from their stored tokens"
+    if [ "${finished_at_kill%.*}" -ge "$n" ] || [ "${resumed%.*}" -lt 1 ]; then
+      log "decoder: the kill landed after the last result or nothing was resumed: the scenario tested nothing"
+      total_diff=$((total_diff + 1))
+    fi
   fi
+  log "$sc: token events: $events, $stream_dup duplicated, $stream_bad outputs not spelled by their events"
+  total_events=$((total_events + events)); total_stream_dup=$((total_stream_dup + stream_dup)); total_stream_bad=$((total_stream_bad + stream_bad))
   log "$sc: ${summary:-no summary from seqctl send (exit $status)}; $diff_count outputs differ from seqctl generate"
   if [ -z "$summary" ]; then tail -5 "$work/send.err" >&2; sent=$n; done=0; lost=$n; dup=0; fi
   total_sent=$((total_sent + sent)); total_done=$((total_done + done)); total_lost=$((total_lost + lost))
@@ -151,4 +182,5 @@ done
 verdict="outputs identical"
 [ "$total_diff" -eq 0 ] || verdict="$total_diff outputs differ"
 echo "$total_sent sent, $total_done completed, $total_lost lost, $total_dup duplicated, $verdict"
-[ "$total_lost" -eq 0 ] && [ "$total_dup" -eq 0 ] && [ "$total_diff" -eq 0 ]
+echo "token events: $total_events, $total_stream_dup duplicated, $total_stream_bad outputs not spelled by their events"
+[ "$total_lost" -eq 0 ] && [ "$total_dup" -eq 0 ] && [ "$total_diff" -eq 0 ] && [ "$total_stream_dup" -eq 0 ] && [ "$total_stream_bad" -eq 0 ]

@@ -60,12 +60,14 @@ public final class RequestSerde implements Serde<SequenceRequest>, Serializer<Se
         }
         GenerationParams.Builder p = GenerationParams.newBuilder();
         JsonNode params = n.path("params");
+        // no seed given: the decoder draws one (and reports it), rather than every such request sampling with seed 0
+        p.setRandomSeed(!params.has("seed") || params.get("seed").isNull());
         if (params.isObject()) {
             if (params.has("max_new_tokens")) p.setMaxNewTokens(params.get("max_new_tokens").asInt());
             if (params.has("temperature")) p.setTemperature(params.get("temperature").asDouble());
             if (params.has("top_k")) p.setTopK(params.get("top_k").asInt());
             if (params.has("top_p")) p.setTopP(params.get("top_p").asDouble());
-            if (params.has("seed")) p.setSeed(params.get("seed").asLong());
+            if (params.hasNonNull("seed")) p.setSeed(params.get("seed").asLong());
             if (params.has("truncate")) p.setTruncate(params.get("truncate").asBoolean());
             if (params.has("stop")) {
                 List<String> stop = new ArrayList<>();

@@ -37,6 +37,7 @@ class SerdeTest {
         assertEquals("zero errors", r.getText());
         assertEquals(0.9, r.getParams().getTopP());
         assertEquals(11L, r.getParams().getSeed());
+        assertEquals(false, r.getParams().getRandomSeed());
         assertEquals(128, r.getParams().getMaxNewTokens());
         assertEquals(0.0, r.getParams().getTemperature());
     }
@@ -46,6 +47,8 @@ class SerdeTest {
         SequenceRequest r = RequestSerde.fromJson("{\"model\":\"itn-gpt\",\"text\":\"one\"}".getBytes(StandardCharsets.UTF_8));
         assertEquals("", r.getId());
         assertNull(r.getTokenIds());
+        // no seed given: the decoder is to draw one
+        assertEquals(true, r.getParams().getRandomSeed());
     }
 
     @Test

@@ -106,6 +106,9 @@ final class GenerateCommand implements Callable<Integer> {
             rec.put("output", g.text());
             rec.put("finish_reason", g.finishReason());
             rec.put("generated_tokens", g.generatedTokens());
+            if (!params.isGreedy()) {
+                rec.put("seed", params.seed());
+            }
         }
         for (Map<String, Object> rec : records) {
             out.println(JSON.writeValueAsString(rec));

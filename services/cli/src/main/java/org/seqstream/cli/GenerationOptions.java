@@ -21,15 +21,23 @@ final class GenerationOptions {
             description = "Sample within the smallest set of tokens of total probability P (default: ${DEFAULT-VALUE}).")
     double topP;
 
-    @Option(names = "--seed", defaultValue = "0", paramLabel = "S",
-            description = "Seed of the sampler; the same seed gives the same output (default: ${DEFAULT-VALUE}).")
-    long seed;
+    @Option(names = "--seed", paramLabel = "S",
+            description = "Seed of the sampler; the same seed gives the same output (default: a random one, reported with each sampled output).")
+    Long seed;
 
     @Option(names = "--stop", paramLabel = "TEXT",
             description = "Stop when the output contains TEXT; the output ends before it (repeatable, up to 4).")
     java.util.List<String> stop = new java.util.ArrayList<>();
 
+    /** The given seed, else one drawn now for the whole run. */
+    long seedOrRandom() {
+        if (seed == null) {
+            seed = java.util.concurrent.ThreadLocalRandom.current().nextLong();
+        }
+        return seed;
+    }
+
     SamplingParams params() {
-        return new SamplingParams(maxNewTokens, temperature, topK, topP, seed, stop);
+        return new SamplingParams(maxNewTokens, temperature, topK, topP, seedOrRandom(), stop);
     }
 }

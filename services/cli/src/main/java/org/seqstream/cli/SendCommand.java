@@ -281,7 +281,7 @@ final class SendCommand implements Callable<Integer> {
             String id = "send-" + run + "-" + i;
             GenerationParams params = GenerationParams.newBuilder().setMaxNewTokens(g.maxNewTokens)
                     .setTemperature(g.temperature).setTopK(g.topK).setTopP(g.topP)
-                    .setSeed(g.seed).setTruncate(s.truncate()).setStop(g.stop).build();
+                    .setSeed(g.seed == null ? 0 : g.seed).setRandomSeed(g.seed == null).setTruncate(s.truncate()).setStop(g.stop).build();
             SequenceRequest r = SequenceRequest.newBuilder().setId(id).setModel(s.model()).setText(line)
                     .setParams(params).setMetadata(Map.of(TAG, tag)).setCreatedAtMs(System.currentTimeMillis()).build();
             return new Outgoing(id, id, Topics.REQUESTS.valueSerde().serializer().serialize(Topics.REQUESTS.name(), r), null);
@@ -305,7 +305,7 @@ final class SendCommand implements Callable<Integer> {
         if (!params.has("temperature")) params.put("temperature", g.temperature);
         if (!params.has("top_k")) params.put("top_k", g.topK);
         if (!params.has("top_p")) params.put("top_p", g.topP);
-        if (!params.has("seed")) params.put("seed", g.seed);
+        if (!params.has("seed") && g.seed != null) params.put("seed", g.seed);
         if (!params.has("truncate")) params.put("truncate", s.truncate());
         if (!params.has("stop") && !g.stop.isEmpty()) g.stop.forEach(params.putArray("stop")::add);
         ObjectNode meta = req.path("metadata").isObject() ? (ObjectNode) req.get("metadata") : req.putObject("metadata");
@@ -342,6 +342,9 @@ final class SendCommand implements Callable<Integer> {
         } else {
             rec.put("output", r.getOutputText());
             rec.put("finish_reason", r.getFinishReason());
+            if (r.getSeed() != null) {
+                rec.put("seed", r.getSeed());
+            }
             rec.put("generated_tokens", r.getUsage().getGeneratedTokens());
             if (r.getTruncated()) {
                 rec.put("truncated", true);

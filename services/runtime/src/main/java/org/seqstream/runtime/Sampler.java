@@ -27,11 +27,13 @@ public final class Sampler {
             return c != 0 ? c : Integer.compare(a, b);
         });
         int keep = p.topK() > 0 ? Math.min(p.topK(), vocab) : vocab;
-        double max = logits[offset + order[0]] / p.temperature();
+        // (logit - max) / T, not logit / T - max / T: with a tiny T both quotients overflow to
+        // infinity and their difference is NaN; the difference first is <= 0, and exp of it is finite
+        double max = logits[offset + order[0]];
         double[] prob = new double[keep];
         double sum = 0;
         for (int i = 0; i < keep; i++) {
-            prob[i] = Math.exp(logits[offset + order[i]] / p.temperature() - max);
+            prob[i] = Math.exp((logits[offset + order[i]] - max) / p.temperature());
             sum += prob[i];
         }
         if (p.topP() < 1.0) {

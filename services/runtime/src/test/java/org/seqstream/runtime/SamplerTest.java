@@ -14,6 +14,17 @@ class SamplerTest {
     }
 
     @Test
+    void aTinyTemperatureSamplesLikeGreedyInsteadOfProducingNaN() {
+        // logit / 1e-300 overflows to infinity; the sampler must still pick the largest logit
+        for (double t : new double[] {1e-300, Double.MIN_VALUE, 1e-40}) {
+            SamplingParams p = new SamplingParams(1, t, 0, 0.9, 3);
+            for (int step = 0; step < 50; step++) {
+                assertEquals(1, Sampler.next(LOGITS, 0, 4, p, step), "temperature " + t);
+            }
+        }
+    }
+
+    @Test
     void aSmallTopPKeepsOnlyTheMostLikelyToken() {
         SamplingParams p = new SamplingParams(1, 1.0, 0, 0.01, 9);
         for (int step = 0; step < 50; step++) {

@@ -90,6 +90,11 @@ final class DecodeProcessor implements Processor<String, byte[], String, Object>
         if (sequences.get(id) != null) {
             return;  // already decoding: a redelivered record must not start it twice
         }
+        if (seq.getParams().getRandomSeed()) {
+            // drawn once and stored with the sequence: a resumed sequence samples with the same seed
+            seq.getParams().setSeed(java.util.concurrent.ThreadLocalRandom.current().nextLong());
+            seq.getParams().setRandomSeed(false);
+        }
         try {
             sequence(seq);
         } catch (InputException e) {
@@ -284,6 +289,7 @@ final class DecodeProcessor implements Processor<String, byte[], String, Object>
                 .setFinishReason(g.finishReason())
                 .setUsage(Usage.newBuilder().setPromptTokens(seq.getTokenIds().size()).setGeneratedTokens(g.generatedTokens()).build())
                 .setTruncated(seq.getTruncated())
+                .setSeed(seq.getParams().getTemperature() > 0 ? seq.getParams().getSeed() : null)
                 .setMetadata(seq.getMetadata())
                 .setTimings(withDecoderTiming(seq.getTimings(), context.currentSystemTimeMs() - started))
                 .setCreatedAtMs(seq.getCreatedAtMs() > 0 ? seq.getCreatedAtMs() : started)

@@ -328,4 +328,29 @@ class DecoderTopologyTest {
             assertEquals(0, count(s));
         }
     }
+
+    @Test
+    void anUnseededSampledRequestGetsARandomSeedThatItsResultReportsAndThatReplaysIt() {
+        // Given two sampled requests of the same input that give no seed
+        GenerationParams unseeded = GenerationParams.newBuilder().setTemperature(1.0).setRandomSeed(true).build();
+        String text = "our flight is on the fourth of july twenty twenty six";
+        try (Harness h = new Harness(DecoderTopology.Config.DEFAULT)) {
+            h.send(encoded("itn-gpt", "u1", text, GenerationParams.newBuilder(unseeded).build()));
+            h.send(encoded("itn-gpt", "u2", text, GenerationParams.newBuilder(unseeded).build()));
+            Map<String, SequenceResult> results = h.runUntil(2, new HashMap<>());
+            // Then each result reports the seed it was sampled with; the seeds differ
+            Long s1 = results.get("u1").getSeed(), s2 = results.get("u2").getSeed();
+            assertTrue(s1 != null && s2 != null && !s1.equals(s2), s1 + " " + s2);
+            // And the same request with the reported seed generates the same output
+            for (var e : results.entrySet()) {
+                GenerationParams replay = GenerationParams.newBuilder().setTemperature(1.0).setSeed(e.getValue().getSeed()).build();
+                assertEquals(reference("itn-gpt", text, replay), e.getValue().getOutputText(), e.getKey());
+            }
+        }
+        // And a greedy result reports no seed
+        try (Harness h = new Harness(DecoderTopology.Config.DEFAULT)) {
+            h.send(encoded("itn-gpt", "g", text, GenerationParams.newBuilder().setRandomSeed(true).build()));
+            assertEquals(null, h.runUntil(1, new HashMap<>()).get("g").getSeed());
+        }
+    }
 }
