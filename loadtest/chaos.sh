@@ -78,7 +78,7 @@ for sc in "${scenarios[@]}"; do
   for p in 18281 18282 18283 18284; do stack_wait_ready "$p"; done
 
   log "$sc: sending $n requests"
-  ./seqctl send --bootstrap "localhost:$port" --model "$model" "${gen_opts[@]}" --timeout 900 --linger 5 --stream \
+  ./seqctl send --bootstrap "localhost:$port" --model "$model" "${gen_opts[@]}" --timeout 900 --linger 15 --stream \
     < "$base/inputs.txt" > "$work/results.jsonl" 2> "$work/send.err" &
   send_pid=$!
   third=$(( (n + 2) / 3 ))

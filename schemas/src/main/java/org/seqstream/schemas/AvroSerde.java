@@ -36,8 +36,9 @@ public final class AvroSerde<T extends SpecificRecord> implements Serde<T>, Seri
         earlierWriters.forEach(decoder::addSchema);
     }
 
+    /** Reads records written with {@code schema} or with any of its frozen earlier versions ({@link FrozenSchemas}). */
     public AvroSerde(Class<T> type, Schema schema) {
-        this(type, schema, List.of());
+        this(type, schema, FrozenSchemas.earlierWriters(schema));
     }
 
     /** True when {@code data} starts like an Avro single-object record. */

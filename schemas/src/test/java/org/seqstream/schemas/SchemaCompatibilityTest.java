@@ -19,7 +19,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Every schema against each of its frozen earlier versions (src/test/resources/frozen/vN), both
+ * Every schema against each of its frozen earlier versions (src/main/resources/org/seqstream/schemas/frozen/vN, which the serdes also read as earlier writers), both
  * ways: a new reader reads old records, and an old reader reads new ones. Changing a schema means
  * keeping it compatible, or freezing a new version deliberately.
  */
@@ -51,7 +51,7 @@ class SchemaCompatibilityTest {
     void everySchemaIsFullyCompatibleWithEveryFrozenVersion() throws IOException {
         Map<String, Schema> current = parse(schemasDir());
         List<Path> versions;
-        try (Stream<Path> v = Files.list(Path.of("src/test/resources/frozen"))) {
+        try (Stream<Path> v = Files.list(Path.of("src/main/resources/org/seqstream/schemas/frozen"))) {
             versions = v.sorted().toList();
         }
         assertFalse(versions.isEmpty(), "no frozen versions");

@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -89,5 +90,51 @@ class SerdeTest {
     void theRegistryNamesEveryTopicOnce() {
         assertEquals(7, new HashSet<>(Topics.ALL.stream().map(Topic::name).toList()).size());
         assertTrue(Topics.ALL.stream().allMatch(t -> t.name().startsWith("seq.")));
+    }
+
+    @Test
+    void recordsWrittenWithAFrozenEarlierSchemaAreReadWithTheNewFieldsDefaulted() throws Exception {
+        // Given a result and generation parameters encoded with the frozen v1 schemas (no seed, no retryable)
+        org.apache.avro.Schema.Parser parser = new org.apache.avro.Schema.Parser();
+        java.util.Map<String, org.apache.avro.Schema> v1 = new java.util.HashMap<>();
+        for (String f : FrozenSchemas.FILES) {
+            try (java.io.InputStream in = FrozenSchemas.class.getResourceAsStream("frozen/v1/" + f)) {
+                org.apache.avro.Schema s = parser.parse(in);
+                v1.put(s.getName(), s);
+            }
+        }
+        org.apache.avro.Schema resultV1 = v1.get("SequenceResult");
+        org.apache.avro.generic.GenericRecord usage = new org.apache.avro.generic.GenericData.Record(resultV1.getField("usage").schema());
+        usage.put("prompt_tokens", 3);
+        usage.put("generated_tokens", 2);
+        org.apache.avro.generic.GenericRecord error = new org.apache.avro.generic.GenericData.Record(
+                resultV1.getField("error").schema().getTypes().get(1));
+        error.put("stage", "decoder");
+        error.put("code", "overloaded");
+        error.put("message", "full");
+        org.apache.avro.generic.GenericRecord old = new org.apache.avro.generic.GenericData.Record(resultV1);
+        old.put("id", "old-1");
+        old.put("model", "itn-gpt");
+        old.put("output_ids", List.of());
+        old.put("usage", usage);
+        old.put("error", error);
+        old.put("truncated", false);
+        old.put("created_at_ms", 7L);
+        old.put("metadata", Map.of());
+        old.put("timings", List.of());
+        java.nio.ByteBuffer bytes = new org.apache.avro.message.BinaryMessageEncoder<org.apache.avro.generic.GenericRecord>(
+                org.apache.avro.generic.GenericData.get(), resultV1).encode(old);
+        byte[] data = new byte[bytes.remaining()];
+        bytes.get(data);
+        // When the current serde reads it
+        SequenceResult r = Topics.RESULTS.valueSerde().deserializer().deserialize("seq.results", data);
+        // Then it is the same result, the fields added since taking their defaults
+        assertEquals("old-1", r.getId());
+        assertEquals("overloaded", r.getError().getCode());
+        assertEquals(false, r.getError().getRetryable());
+        assertNull(r.getSeed());
+        // And a v1 record that the current schema writes differently is not mistaken for a current one
+        assertNotEquals(org.apache.avro.SchemaNormalization.parsingFingerprint64(resultV1),
+                org.apache.avro.SchemaNormalization.parsingFingerprint64(SequenceResult.getClassSchema()));
     }
 }

@@ -10,7 +10,9 @@ import static org.hamcrest.Matchers.containsString;
 
 /**
  * The decoder service on a real broker: ready once its topics exist, serving its metrics.
- * Decoding through the service jars is checked end to end by scripts/services-check.sh.
+ * Decoding through the service, as the packaged jar in a process of its own, is
+ * {@link DecoderCrashIT} (a Quarkus test shares Avro's classes between the test's and the
+ * application's class loaders, which a record serialized here and read there does not survive).
  */
 @QuarkusTest
 @QuarkusTestResource(KafkaResource.class)
