@@ -19,7 +19,7 @@ import org.seqstream.runtime.Device;
 import org.seqstream.runtime.ModelCatalog;
 
 import java.nio.file.Path;
-import java.time.Duration;
+
 
 /** The decoder service: the stage's topology, its configuration and its metrics. */
 @ApplicationScoped
@@ -44,13 +44,8 @@ public class DecoderService {
     }
 
     @Produces
-    Topology topology(ModelCatalog models,
-                      @ConfigProperty(name = "seq.decoder.max-active") int maxActive,
-                      @ConfigProperty(name = "seq.decoder.max-queued") int maxQueued,
-                      @ConfigProperty(name = "seq.decoder.step-every") Duration stepEvery,
-                      @ConfigProperty(name = "seq.decoder.step-budget") Duration stepBudget,
-                      @ConfigProperty(name = "seq.decoder.decode-thread") boolean decodeThread) {
-        return DecoderTopology.build(models, new DecoderTopology.Config(maxActive, maxQueued, stepEvery, stepBudget, decodeThread));
+    Topology topology(ModelCatalog models, DecoderSettings settings) {
+        return DecoderTopology.build(models, settings.topology());
     }
 
     void metrics(@Observes StartupEvent event, MeterRegistry registry) {

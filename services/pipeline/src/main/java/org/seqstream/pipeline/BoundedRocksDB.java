@@ -5,6 +5,7 @@ import org.rocksdb.BlockBasedTableConfig;
 import org.rocksdb.Cache;
 import org.rocksdb.LRUCache;
 import org.rocksdb.Options;
+import org.rocksdb.RocksDB;
 import org.rocksdb.WriteBufferManager;
 
 import java.util.Map;
@@ -19,8 +20,16 @@ import java.util.Map;
 public final class BoundedRocksDB implements RocksDBConfigSetter {
     private static final long TOTAL_BYTES = 16L << 20;
     private static final long MEMTABLE_BYTES = 8L << 20;
-    private static final Cache CACHE = new LRUCache(TOTAL_BYTES, -1, false, 0.1);
-    private static final WriteBufferManager WRITE_BUFFERS = new WriteBufferManager(MEMTABLE_BYTES, CACHE);
+    private static final Cache CACHE;
+    private static final WriteBufferManager WRITE_BUFFERS;
+
+    static {
+        // Kafka Streams may load this class by name while parsing its configuration, before it
+        // opens a store (and so before it loads RocksDB's native library)
+        RocksDB.loadLibrary();
+        CACHE = new LRUCache(TOTAL_BYTES, -1, false, 0.1);
+        WRITE_BUFFERS = new WriteBufferManager(MEMTABLE_BYTES, CACHE);
+    }
 
     @Override
     public void setConfig(String storeName, Options options, Map<String, Object> configs) {

@@ -40,13 +40,6 @@ public final class LocalPipeline implements AutoCloseable {
                            DecoderTopology.Config decoder, Map<String, Object> clientOverrides, String instanceId) {
     }
 
-    /**
-     * How often the Kafka Streams stages commit, which is when their output becomes visible to
-     * read_committed readers (the services' defaults too): the tokenizer's commits are cheap;
-     * the decoder's interrupt decoding, so it commits less often.
-     */
-    public static final int TOKENIZER_COMMIT_MS = 20, DECODER_COMMIT_MS = 50;
-
     private final List<KafkaStreams> streams = new ArrayList<>();
     private final List<BatchStageLoop<?>> loops = new ArrayList<>();
 
@@ -64,16 +57,16 @@ public final class LocalPipeline implements AutoCloseable {
         Map<String, Object> client = new HashMap<>(s.clientOverrides());
         client.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, s.bootstrap());
         if (s.stages().contains("tokenizer")) {
-            p.startStreams("seq-tokenizer", TokenizerTopology.build(models), TOKENIZER_COMMIT_MS, s, client);
+            p.startStreams("tokenizer", TokenizerTopology.build(models), s, client);
         }
         if (s.stages().contains("embedding")) {
-            p.startLoop(StageLoops.embedding(models, s.bootstrap(), s.clientOverrides(), s.instanceId(), 64));
+            p.startLoop(StageLoops.embedding(models, s.bootstrap(), s.clientOverrides(), s.instanceId(), StageLoops.DEFAULT_MAX_BATCH));
         }
         if (s.stages().contains("encoder")) {
-            p.startLoop(StageLoops.encoder(models, s.bootstrap(), s.clientOverrides(), s.instanceId(), 64));
+            p.startLoop(StageLoops.encoder(models, s.bootstrap(), s.clientOverrides(), s.instanceId(), StageLoops.DEFAULT_MAX_BATCH));
         }
         if (s.stages().contains("decoder")) {
-            p.startStreams("seq-decoder", DecoderTopology.build(models, s.decoder()), DECODER_COMMIT_MS, s, client);
+            p.startStreams("decoder", DecoderTopology.build(models, s.decoder()), s, client);
         }
         return p;
     }
@@ -107,18 +100,12 @@ public final class LocalPipeline implements AutoCloseable {
         }
     }
 
-    private void startStreams(String appId, Topology topology, int commitMs, Settings s, Map<String, Object> client) {
+    private void startStreams(String stage, Topology topology, Settings s, Map<String, Object> client) {
+        String appId = "seq-" + stage;
         Properties p = new Properties();
+        p.putAll(StreamsDefaults.of(stage));
         p.put(StreamsConfig.APPLICATION_ID_CONFIG, appId);
-        p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
         p.put(StreamsConfig.STATE_DIR_CONFIG, s.stateDir().resolve(appId).toString());
-        p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, commitMs);
-        // The decoder steps from a wall-clock punctuator, which runs between polls: a short poll
-        // keeps steps coming when no new record arrives (the default 100 ms caps it at 10 tokens/s).
-        p.put(StreamsConfig.POLL_MS_CONFIG, 2);
-        p.put(StreamsConfig.ROCKSDB_CONFIG_SETTER_CLASS_CONFIG, BoundedRocksDB.class);
-        p.put(StreamsConfig.consumerPrefix(org.apache.kafka.clients.consumer.ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG), 10_000);
-        p.put(StreamsConfig.consumerPrefix(org.apache.kafka.clients.consumer.ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG), 3_000);
         // Given settings win over these defaults (commit.interval.ms for benchmarks, security).
         p.putAll(client);
         KafkaStreams ks = new KafkaStreams(topology, p);

@@ -18,6 +18,8 @@ import java.util.function.Function;
 public final class StageLoops {
     public static final String EMBEDDING_GROUP = "seq-embedding";
     public static final String ENCODER_GROUP = "seq-encoder";
+    /** Records per micro-batch at most (SEQ_MAX_BATCH of the embedding and encoder services). */
+    public static final int DEFAULT_MAX_BATCH = 64;
 
     private StageLoops() {
     }

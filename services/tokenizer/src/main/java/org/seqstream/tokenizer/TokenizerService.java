@@ -17,7 +17,6 @@ import org.seqstream.pipeline.tokenizer.TokenizerTopology;
 import org.seqstream.runtime.ModelCatalog;
 
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.function.ToDoubleFunction;
 
 /** The tokenizer service: the stage's topology over the packages of SEQ_MODELS_DIR, and its metrics. */
@@ -42,10 +41,8 @@ public class TokenizerService {
     }
 
     @Produces
-    Topology topology(ModelCatalog models,
-                      @ConfigProperty(name = "seq.max-request-bytes") int maxRequestBytes,
-                      @ConfigProperty(name = "seq.dedup-window") Duration dedupWindow) {
-        return TokenizerTopology.build(models, new TokenizerTopology.Config(maxRequestBytes, dedupWindow));
+    Topology topology(ModelCatalog models, TokenizerSettings settings) {
+        return TokenizerTopology.build(models, settings.topology());
     }
 
     void metrics(@Observes StartupEvent event, MeterRegistry r) {

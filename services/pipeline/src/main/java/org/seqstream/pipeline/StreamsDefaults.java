@@ -1,0 +1,53 @@
+package org.seqstream.pipeline;
+
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.streams.StreamsConfig;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * The Kafka Streams settings of the stages that run as Kafka Streams applications (tokenizer,
+ * decoder), defined once: {@link LocalPipeline} applies them, and each service's
+ * application.properties states them as {@code kafka-streams.*} defaults, which a test checks
+ * against this class.
+ */
+public final class StreamsDefaults {
+    /**
+     * How often a stage commits, which is when its output becomes visible to read_committed
+     * readers: the tokenizer's commits are cheap; the decoder's interrupt writing tokens, so it
+     * commits less often. (A result or a tokenized request asks for a commit at once besides.)
+     */
+    public static final int TOKENIZER_COMMIT_MS = 20, DECODER_COMMIT_MS = 50;
+    /**
+     * After this long without heartbeats a crashed instance's partitions move to the others (the
+     * broker's minimum is 6 s; Kafka's default, 45 s, makes failover slow).
+     */
+    public static final int SESSION_TIMEOUT_MS = 10_000, HEARTBEAT_INTERVAL_MS = 3_000;
+    /**
+     * The decoder writes what decoding produced from a wall-clock punctuator, which runs between
+     * polls: a short poll keeps it running when no new record arrives.
+     */
+    public static final int DECODER_POLL_MS = 2;
+
+    private StreamsDefaults() {
+    }
+
+    /** The settings of {@code stage} ({@code tokenizer} or {@code decoder}), without its id, state directory and servers. */
+    public static Map<String, Object> of(String stage) {
+        Map<String, Object> p = new LinkedHashMap<>();
+        p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
+        p.put(StreamsConfig.ROCKSDB_CONFIG_SETTER_CLASS_CONFIG, BoundedRocksDB.class.getName());
+        p.put(StreamsConfig.consumerPrefix(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG), SESSION_TIMEOUT_MS);
+        p.put(StreamsConfig.consumerPrefix(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG), HEARTBEAT_INTERVAL_MS);
+        switch (stage) {
+            case "tokenizer" -> p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, TOKENIZER_COMMIT_MS);
+            case "decoder" -> {
+                p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, DECODER_COMMIT_MS);
+                p.put(StreamsConfig.POLL_MS_CONFIG, DECODER_POLL_MS);
+            }
+            default -> throw new IllegalArgumentException("not a Kafka Streams stage: " + stage);
+        }
+        return p;
+    }
+}
