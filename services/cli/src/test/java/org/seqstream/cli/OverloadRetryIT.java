@@ -4,16 +4,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.seqstream.pipeline.LocalPipeline;
 import org.seqstream.pipeline.decoder.DecoderTopology;
-import org.seqstream.runtime.ModelCatalog;
-import org.seqstream.testing.EmbeddedKafka;
 
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
-import java.util.Set;
 import java.util.stream.IntStream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -23,28 +16,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class OverloadRetryIT {
     private static final List<String> INPUTS = List.of("zero errors were found", "only seven percent replied",
             "wake me at six fifteen a m please", "the rent is one thousand two hundred dollars");
-    private static EmbeddedKafka kafka;
-    private static ModelCatalog models;
-    private static LocalPipeline pipeline;
+    private static RunningPipeline stack;
 
     @BeforeAll
     static void start() throws Exception {
-        Path dir = Files.createTempDirectory("seq-overload-it-");
-        kafka = EmbeddedKafka.start(0, dir.resolve("kafka"), true);
-        models = ModelCatalog.load(Path.of(System.getProperty("seq.repo.root", "../..")).resolve("models"));
-        pipeline = LocalPipeline.start(models, new LocalPipeline.Settings(kafka.bootstrapServers(),
-                Set.copyOf(LocalPipeline.STAGES), 2, dir.resolve("state"),
-                DecoderTopology.Config.DEFAULT.withMaxActive(1).withMaxQueued(1), Map.of(), "overload-it"));
-        for (int i = 0; i < 600 && !pipeline.running(); i++) {
-            Thread.sleep(100);
-        }
+        stack = RunningPipeline.start("overload-it", DecoderTopology.Config.DEFAULT.withMaxActive(1).withMaxQueued(1));
     }
 
     @AfterAll
-    static void stop() throws Exception {
-        pipeline.close();
-        models.close();
-        kafka.close();
+    static void stop() {
+        stack.close();
     }
 
     @Test
@@ -54,11 +35,11 @@ class OverloadRetryIT {
         List<JsonNode> ref = GenerateCommandTest.run(String.join("\n", INPUTS) + "\n", "generate", "--model", "itn-gpt",
                 "--device", "cpu").lines();
         // When they are sent without retries, some are refused as overloaded
-        GenerateCommandTest.Run once = GenerateCommandTest.run(stdin, "send", "--bootstrap", kafka.bootstrapServers(),
+        GenerateCommandTest.Run once = GenerateCommandTest.run(stdin, "send", "--bootstrap", stack.bootstrap(),
                 "--model", "itn-gpt", "--retries", "0", "--timeout", "60");
         assertTrue(once.lines().stream().anyMatch(l -> l.path("error_code").asText().equals("overloaded")), once.lines().toString());
         // When they are sent with retries
-        GenerateCommandTest.Run r = GenerateCommandTest.run(stdin, "send", "--bootstrap", kafka.bootstrapServers(),
+        GenerateCommandTest.Run r = GenerateCommandTest.run(stdin, "send", "--bootstrap", stack.bootstrap(),
                 "--model", "itn-gpt", "--retries", "30", "--timeout", "120", "--linger", "2");
         // Then every one has its reference output, once, and some were sent again
         assertEquals(0, r.exit(), r.stderr());

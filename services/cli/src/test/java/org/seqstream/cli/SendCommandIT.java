@@ -4,16 +4,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.seqstream.pipeline.LocalPipeline;
 import org.seqstream.pipeline.decoder.DecoderTopology;
-import org.seqstream.runtime.ModelCatalog;
-import org.seqstream.testing.EmbeddedKafka;
 
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
-import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -21,27 +14,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Every kind of bad input through `seqctl send` on the real broker and all four stages. */
 class SendCommandIT {
-    private static EmbeddedKafka kafka;
-    private static ModelCatalog models;
-    private static LocalPipeline pipeline;
+    private static RunningPipeline stack;
 
     @BeforeAll
     static void start() throws Exception {
-        Path dir = Files.createTempDirectory("seq-send-it-");
-        kafka = EmbeddedKafka.start(0, dir.resolve("kafka"), true);
-        models = ModelCatalog.load(Path.of(System.getProperty("seq.repo.root", "../..")).resolve("models"));
-        pipeline = LocalPipeline.start(models, new LocalPipeline.Settings(kafka.bootstrapServers(),
-                Set.copyOf(LocalPipeline.STAGES), 2, dir.resolve("state"), DecoderTopology.Config.DEFAULT, Map.of(), "send-it"));
-        for (int i = 0; i < 600 && !pipeline.running(); i++) {
-            Thread.sleep(100);
-        }
+        stack = RunningPipeline.start("send-it", DecoderTopology.Config.DEFAULT);
     }
 
     @AfterAll
-    static void stop() throws Exception {
-        pipeline.close();
-        models.close();
-        kafka.close();
+    static void stop() {
+        stack.close();
     }
 
     private static String code(JsonNode line) {
@@ -71,7 +53,7 @@ class SendCommandIT {
                 "{\"id\":\"ok-2\",\"text\":\"" + good2 + "\"}");
         for (String model : List.of("itn-seq2seq", "itn-gpt")) {
             String stdin = String.join("\n", lines.stream().map(l -> l.replace("\"id\":\"", "\"id\":\"" + model + "-")).toList()) + "\n";
-            GenerateCommandTest.Run r = GenerateCommandTest.run(stdin, "send", "--bootstrap", kafka.bootstrapServers(),
+            GenerateCommandTest.Run r = GenerateCommandTest.run(stdin, "send", "--bootstrap", stack.bootstrap(),
                     "--model", model, "--json", "--timeout", "120", "--linger", "2");
             assertEquals(0, r.exit(), r.stderr());
             List<JsonNode> out = r.lines();

@@ -284,12 +284,12 @@ public final class DecodeBatch implements AutoCloseable {
         }
     }
 
-    /** Empties the batch and frees its buffers. */
     @Override
     public void close() {
         clear();
         finished.clear();
         cache.close();
+        prefill.close();
         if (cross != null) {
             cross.close();
         }

@@ -9,16 +9,19 @@ import java.util.List;
 /**
  * Joins newcomers to a {@link DecodeBatch}: one decoder call over their prompts (and the tokens
  * they generated before, for a resumed sequence) with an empty past, whose keys and values land
- * in buffers of the call's own, then each newcomer's row into a free slot of the caches, with its
- * first token's logits. Nothing of the batch changes unless the call succeeds.
+ * in buffers of the prefill's own ({@code prefilled}, kept for the next call), then each
+ * newcomer's row into a free slot of the caches, with its first token's logits. Nothing of the
+ * batch changes unless the call succeeds.
  */
-final class Prefill {
+final class Prefill implements AutoCloseable {
     private final DecoderGraph graph;
     private final ModelPackage pkg;
     private final KvCache cache;
     private final CrossKvCache cross;
     private final Slots slots;
     private final int vocab;
+    /** The newcomers' keys and values [n, heads, t, head_dim] of the last call. */
+    private final TensorBuffers prefilled;
 
     Prefill(DecoderGraph graph, KvCache cache, CrossKvCache cross, Slots slots) {
         this.graph = graph;
@@ -27,6 +30,7 @@ final class Prefill {
         this.cross = cross;
         this.slots = slots;
         this.vocab = pkg.vocabSize();
+        this.prefilled = new TensorBuffers(graph.kvOutputNames().length);
     }
 
     /** One prefill call over {@code group}'s prompts (and tokens generated before), then each newcomer into a slot. */
@@ -47,8 +51,7 @@ final class Prefill {
                 mask[r * t + j] = 1;
             }
         }
-        try (DecoderGraph.Call call = new DecoderGraph.Call();
-             TensorBuffers prefilled = new TensorBuffers(graph.kvOutputNames().length)) {
+        try (DecoderGraph.Call call = new DecoderGraph.Call()) {
             long[] empty = {n, pkg.nHeads(), 0, pkg.headDim()}, present = {n, pkg.nHeads(), t, pkg.headDim()};
             prefilled.ensure(n * pkg.nHeads() * t * pkg.headDim(), 0);
             for (int i = 0; i < graph.pastNames().length; i++) {
@@ -82,5 +85,10 @@ final class Prefill {
             row.position = lengths[r];
             slots.put(slot[r], row, logits, (r * t + lengths[r] - 1) * vocab);
         }
+    }
+
+    @Override
+    public void close() {
+        prefilled.close();
     }
 }

@@ -49,7 +49,8 @@ public record SamplingParams(int maxNewTokens, double temperature, int topK, dou
         }
         if (stop.size() > MAX_STOPS || stop.stream().anyMatch(x -> x.isEmpty() || x.length() > MAX_STOP_LENGTH)) {
             throw new InputException(InputException.INVALID_PARAMETERS, "stop takes at most " + MAX_STOPS
-                    + " strings of 1 to " + MAX_STOP_LENGTH + " characters, got " + stop);
+                    + " strings of 1 to " + MAX_STOP_LENGTH + " characters, got " + stop.size() + ": "
+                    + stop.stream().map(x -> "\"" + x + "\"").toList());
         }
         return this;
     }

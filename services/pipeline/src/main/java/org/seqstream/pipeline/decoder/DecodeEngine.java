@@ -180,14 +180,10 @@ final class DecodeEngine {
     boolean isIdle() { return owners.isEmpty(); }
 
     /** Sequences waiting for a slot: queued in the stores, and loaded ready to join. */
-    int queued() {
-        return locked(scheduler::queued);
-    }
+    int queued() { return locked(scheduler::queued); }
 
     /** Whether a new sequence must be refused: the queue is at its limit. */
-    boolean full() {
-        return locked(scheduler::full);
-    }
+    boolean full() { return locked(scheduler::full); }
 
     /** Queues a sequence: at the back, or at the front for one that was decoding before (it resumes). */
     void enqueue(Owner owner, String key, boolean front) {
@@ -197,21 +193,28 @@ final class DecodeEngine {
         });
     }
 
-    /** Stream thread: loads waiting sequences from their stores for the slots that the decoding side can fill now. */
+    /**
+     * Stream thread: loads waiting sequences from their stores for the slots that the decoding
+     * side can fill now. The stores are read outside the lock, which the decode thread takes at
+     * every step.
+     */
     void refill() {
+        List<DecodeScheduler.Waiting<Owner>> toLoad = locked(scheduler::toLoad);
+        if (toLoad.isEmpty()) {
+            return;
+        }
+        List<Queued> loaded = new ArrayList<>();
+        for (DecodeScheduler.Waiting<Owner> w : toLoad) {
+            loaded.add(w.owner().load(w.key()));
+        }
         lock.lock();
         try {
-            boolean added = false;
-            for (DecodeScheduler.Waiting<Owner> w : scheduler.toLoad()) {
-                Queued q = w.owner().load(w.key());
-                if (q != null) {
-                    scheduler.loaded(w, q.model(), q.sequence());
-                    added = true;
+            for (int i = 0; i < toLoad.size(); i++) {
+                if (loaded.get(i) != null) {
+                    scheduler.loaded(toLoad.get(i), loaded.get(i).model(), loaded.get(i).sequence());
                 }
             }
-            if (added) {
-                work.signalAll();
-            }
+            work.signalAll();
         } finally {
             lock.unlock();
         }
@@ -233,9 +236,7 @@ final class DecodeEngine {
         }
     }
 
-    int active() {
-        return activeCount.get();
-    }
+    int active() { return activeCount.get(); }
 
     /** Why the decode thread stopped, if it failed: the stream thread rethrows it (and is replaced). */
     void checkFailure() {

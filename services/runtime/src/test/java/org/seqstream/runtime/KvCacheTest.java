@@ -1,0 +1,137 @@
+package org.seqstream.runtime;
+
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.net.URISyntaxException;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/** The cache layouts with known numbers: placement, growth, compaction and the step mask, for both decoder forms. */
+class KvCacheTest {
+    private static DecoderGraph graph(String name) {
+        try {
+            ModelPackage pkg = ModelPackage.load(Path.of(KvCacheTest.class.getResource("/packages/" + name).toURI()));
+            return new DecoderGraph(OnnxModel.open(pkg, Device.CPU, 1));
+        } catch (URISyntaxException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Value of (row, head, position, dim) in a prefilled buffer: distinct, nonzero. */
+    private static float value(int row, int head, int pos, int dim) {
+        return 1 + 1000 * row + 100 * head + 10 * pos + dim * 0.5f;
+    }
+
+    /** Prefilled keys and values of {@code lengths.length} rows, {@code t} positions each ([n, heads, t, head_dim]). */
+    private static TensorBuffers prefilled(KvCache c, int t, int[] lengths, int rowBase) {
+        TensorBuffers b = new TensorBuffers(c.kv.count());
+        b.ensure(lengths.length * c.heads * t * c.headDim, 0);
+        for (int i = 0; i < b.count(); i++) {
+            for (int r = 0; r < lengths.length; r++) {
+                for (int h = 0; h < c.heads; h++) {
+                    for (int j = 0; j < lengths[r]; j++) {
+                        for (int d = 0; d < c.headDim; d++) {
+                            b.get(i).put(((r * c.heads + h) * t + j) * c.headDim + d, value(rowBase + r, h, j, d) + i);
+                        }
+                    }
+                }
+            }
+        }
+        return b;
+    }
+
+    private static float at(KvCache c, int layerTensor, int slot, int head, int pos, int dim) {
+        return c.kv.get(layerTensor).get(c.offset(slot, head, pos, c.positions()) + dim);
+    }
+
+    private static long[] maskRow(KvCache c, int slot) {
+        long[] row = new long[c.positions()];
+        System.arraycopy(c.mask, slot * c.positions(), row, 0, c.positions());
+        return row;
+    }
+
+    private static long[] ones(int n, int width) {
+        long[] m = new long[width];
+        java.util.Arrays.fill(m, 0, n, 1L);
+        return m;
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"tiny-gpt-append", "tiny-gpt-concat"})
+    void placedRowsHoldTheirPositionsAndZerosBeyond(String name) {
+        try (KvCache c = KvCache.of(graph(name))) {
+            // Given two prefilled rows of 3 and 2 positions, placed into an empty cache
+            try (TensorBuffers p = prefilled(c, 3, new int[] {3, 2}, 0)) {
+                c.place(p, 3, new int[] {0, 1}, new int[] {3, 2}, 2);
+            }
+            // Then the axis is the prompt plus the form's slack, and each row holds its values, masked
+            assertEquals(3 + c.slack(), c.positions());
+            assertEquals(2, c.slots());
+            assertArrayEquals(ones(3, c.positions()), maskRow(c, 0));
+            assertArrayEquals(ones(2, c.positions()), maskRow(c, 1));
+            for (int i = 0; i < c.kv.count(); i++) {
+                assertEquals(value(0, 1, 2, 5) + i, at(c, i, 0, 1, 2, 5));
+                assertEquals(value(1, 0, 1, 3) + i, at(c, i, 1, 0, 1, 3));
+                assertEquals(0f, at(c, i, 1, 0, 2, 3), "a position the row does not attend to is zero");
+            }
+            // And a step's mask adds one position every row attends to
+            long[] step = c.stepMask();
+            assertEquals(2 * (c.positions() + 1), step.length);
+            assertEquals(1, step[c.positions()]);
+            assertEquals(1, step[2 * (c.positions() + 1) - 1]);
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"tiny-gpt-append", "tiny-gpt-concat"})
+    void aLongerNewcomerWidensTheRunningRowsWithoutMovingTheirPositions(String name) {
+        try (KvCache c = KvCache.of(graph(name))) {
+            try (TensorBuffers p = prefilled(c, 2, new int[] {2, 2}, 0)) {
+                c.place(p, 2, new int[] {0, 1}, new int[] {2, 2}, 2);
+            }
+            int before = c.positions();
+            // When a newcomer of more positions than the axis has takes a third slot
+            int t = before + 3;
+            try (TensorBuffers p = prefilled(c, t, new int[] {t}, 7)) {
+                c.place(p, t, new int[] {2}, new int[] {t}, 3);
+            }
+            // Then the axis fits it (plus slack), and the running rows kept their values where they were
+            assertEquals(t + c.slack(), c.positions());
+            assertEquals(3, c.slots());
+            for (int i = 0; i < c.kv.count(); i++) {
+                assertEquals(value(1, 1, 1, 15) + i, at(c, i, 1, 1, 1, 15));
+                assertEquals(value(7, 0, t - 1, 0) + i, at(c, i, 2, 0, t - 1, 0));
+                assertEquals(0f, at(c, i, 0, 0, 2, 0));
+            }
+            assertArrayEquals(ones(2, c.positions()), maskRow(c, 1));
+            assertArrayEquals(ones(t, c.positions()), maskRow(c, 2));
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"tiny-gpt-append", "tiny-gpt-concat"})
+    void compactionKeepsTheLiveRowsInOrderPackedToTheFront(String name) {
+        try (KvCache c = KvCache.of(graph(name))) {
+            // Given three rows of 4, 2 and 3 positions, a hole in the last one's mask
+            try (TensorBuffers p = prefilled(c, 4, new int[] {4, 2, 3}, 0)) {
+                c.place(p, 4, new int[] {0, 1, 2}, new int[] {4, 2, 3}, 3);
+            }
+            c.mask[2 * c.positions() + 1] = 0;
+            // When the first row is dropped
+            c.compact(new int[] {1, 2});
+            // Then the kept rows are slots 0 and 1, their attended positions packed to the front
+            assertEquals(2, c.slots());
+            assertEquals(2 + c.slack(), c.positions());
+            assertArrayEquals(ones(2, c.positions()), maskRow(c, 0));
+            assertArrayEquals(ones(2, c.positions()), maskRow(c, 1));
+            for (int i = 0; i < c.kv.count(); i++) {
+                assertEquals(value(1, 1, 1, 2) + i, at(c, i, 0, 1, 1, 2));
+                assertEquals(value(2, 0, 0, 4) + i, at(c, i, 1, 0, 0, 4));
+                assertEquals(value(2, 1, 2, 4) + i, at(c, i, 1, 1, 1, 4), "position 2 moved into the hole at 1");
+            }
+        }
+    }
+}
