@@ -25,12 +25,17 @@ public final class StreamsDefaults {
      */
     public static final int SESSION_TIMEOUT_MS = 10_000, HEARTBEAT_INTERVAL_MS = 3_000;
     /**
-     * How long a stream thread's poll waits for records: the decoder writes what decoding produced
-     * from a wall-clock punctuator, which runs between polls, and the tokenizer's task waits for
-     * seq.results to be fetched before it processes a request (records in timestamp order), so a
-     * short poll keeps both moving when no new record arrives.
+     * How long the decoder's poll waits for records: it writes what decoding produced from a
+     * wall-clock punctuator, which runs between polls, so a short poll keeps tokens moving when no
+     * new record arrives. The tokenizer keeps Kafka's default (a poll returns when records come).
      */
-    public static final int POLL_MS = 2;
+    public static final int DECODER_POLL_MS = 2;
+    /**
+     * The tokenizer's task reads seq.requests and seq.results: it processes whatever has arrived
+     * rather than waiting to fetch both in timestamp order (a retry that overtakes the refusal it
+     * answers is held until the refusal comes, see TokenizerTopology).
+     */
+    public static final int TOKENIZER_MAX_TASK_IDLE_MS = -1;
 
     private StreamsDefaults() {
     }
@@ -42,10 +47,15 @@ public final class StreamsDefaults {
         p.put(StreamsConfig.ROCKSDB_CONFIG_SETTER_CLASS_CONFIG, BoundedRocksDB.class.getName());
         p.put(StreamsConfig.consumerPrefix(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG), SESSION_TIMEOUT_MS);
         p.put(StreamsConfig.consumerPrefix(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG), HEARTBEAT_INTERVAL_MS);
-        p.put(StreamsConfig.POLL_MS_CONFIG, POLL_MS);
         switch (stage) {
-            case "tokenizer" -> p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, TOKENIZER_COMMIT_MS);
-            case "decoder" -> p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, DECODER_COMMIT_MS);
+            case "tokenizer" -> {
+                p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, TOKENIZER_COMMIT_MS);
+                p.put(StreamsConfig.MAX_TASK_IDLE_MS_CONFIG, TOKENIZER_MAX_TASK_IDLE_MS);
+            }
+            case "decoder" -> {
+                p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, DECODER_COMMIT_MS);
+                p.put(StreamsConfig.POLL_MS_CONFIG, DECODER_POLL_MS);
+            }
             default -> throw new IllegalArgumentException("not a Kafka Streams stage: " + stage);
         }
         return p;

@@ -7,25 +7,41 @@ import org.apache.kafka.streams.state.KeyValueStore;
 import org.seqstream.pipeline.Results;
 
 /**
- * Reads seq.results and forgets the id of every retryable error (an {@code overloaded} refusal
- * downstream), so that the request, sent again with the same id, is answered rather than dropped
- * as a duplicate. Results are keyed by id like requests, so an id's result and its retry meet in
- * the same task; the retry is published after its producer saw the result, and Kafka Streams
- * processes a task's records in timestamp order, so the id is forgotten before the retry comes.
- * Only the header is read: results are not deserialized here.
+ * Reads seq.results. A retryable error (an {@code overloaded} refusal downstream) makes the
+ * tokenizer forget its id, so that the request, sent again with the same id, is answered rather
+ * than dropped as a duplicate; if that retry came before the refusal (the task does not wait to
+ * order the two topics by time) it was held, and is handed to the tokenizer now. Any other result
+ * drops a held request of its id: that id is answered. Results are keyed by id like requests, so
+ * an id's result and its retry meet in the same task. Only the header is read: results are not
+ * deserialized here.
  */
-final class RetryableResults implements Processor<String, byte[], Void, Void> {
+final class RetryableResults implements Processor<String, byte[], String, byte[]> {
+    private ProcessorContext<String, byte[]> context;
     private KeyValueStore<String, Long> seen;
+    private KeyValueStore<String, byte[]> held;
 
     @Override
-    public void init(ProcessorContext<Void, Void> context) {
+    public void init(ProcessorContext<String, byte[]> context) {
+        this.context = context;
         this.seen = context.getStateStore(TokenizerTopology.IDS_STORE);
+        this.held = context.getStateStore(TokenizerTopology.HELD_STORE);
     }
 
     @Override
     public void process(Record<String, byte[]> record) {
-        if (record.key() != null && record.headers().lastHeader(Results.RETRYABLE_HEADER) != null) {
-            seen.delete(record.key());
+        String id = record.key();
+        if (id == null) {
+            return;
+        }
+        byte[] request = held.get(id);
+        if (request != null) {
+            held.delete(id);
+        }
+        if (record.headers().lastHeader(Results.RETRYABLE_HEADER) != null) {
+            seen.delete(id);
+            if (request != null) {
+                context.forward(new Record<>(id, request, record.timestamp()));
+            }
         }
     }
 }

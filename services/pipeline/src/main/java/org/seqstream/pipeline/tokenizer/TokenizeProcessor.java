@@ -42,6 +42,7 @@ final class TokenizeProcessor implements Processor<String, byte[], String, Objec
     private ProcessorContext<String, Object> context;
     private EagerCommit commits;
     private KeyValueStore<String, Long> seen;
+    private KeyValueStore<String, byte[]> held;
 
     TokenizeProcessor(ModelCatalog models, TokenizerTopology.Config config) {
         this.models = models;
@@ -53,12 +54,13 @@ final class TokenizeProcessor implements Processor<String, byte[], String, Objec
         this.context = context;
         this.commits = new EagerCommit(context);
         this.seen = context.getStateStore(TokenizerTopology.IDS_STORE);
+        this.held = context.getStateStore(TokenizerTopology.HELD_STORE);
         // Forget old ids ten times per window, but no more often than each second nor less than each minute.
         long everyMs = Math.max(1_000, Math.min(60_000, config.dedupWindow().toMillis() / 10));
         context.schedule(Duration.ofMillis(everyMs), PunctuationType.WALL_CLOCK_TIME, this::forgetOldIds);
     }
 
-    /** Drops the ids seen longer ago than the window. */
+    /** Drops the ids seen longer ago than the window, and the held requests of ids no longer remembered. */
     private void forgetOldIds(long now) {
         long before = now - config.dedupWindow().toMillis();
         List<String> old = new ArrayList<>();
@@ -71,6 +73,16 @@ final class TokenizeProcessor implements Processor<String, byte[], String, Objec
             }
         }
         old.forEach(seen::delete);
+        List<String> orphans = new ArrayList<>();
+        try (KeyValueIterator<String, byte[]> it = held.all()) {
+            while (it.hasNext()) {
+                String id = it.next().key;
+                if (seen.get(id) == null) {
+                    orphans.add(id);
+                }
+            }
+        }
+        orphans.forEach(held::delete);
     }
 
     @Override
@@ -96,7 +108,9 @@ final class TokenizeProcessor implements Processor<String, byte[], String, Objec
                 return;
             }
             if (seen.get(id) != null) {
+                // held until this id's result comes: a retryable one answers it, any other drops it
                 metrics.countDuplicate();
+                held.put(id, record.value());
                 return;
             }
             seen.put(id, context.currentSystemTimeMs());

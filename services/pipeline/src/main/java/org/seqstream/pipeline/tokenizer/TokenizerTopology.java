@@ -16,13 +16,17 @@ import java.time.Duration;
  * <p>An id names one request: the first record with an id is answered, and later ones with the
  * same id within the deduplication window are dropped, so that a producer's retry cannot yield a
  * second result; an id whose result was a retryable error ({@code overloaded}) is forgotten, so
- * its retry is answered. Deduplication needs the records of one id in one partition (and
+ * its retry is answered. The task does not order requests and results by time: a request whose id
+ * has no result yet is held (the latest one per id) until the result comes; a retryable result
+ * then answers the held request, any other drops it. Deduplication needs the records of one id in one partition (and
  * seq.results as many partitions as seq.requests): a request whose key
  * is not its id is published again keyed by its id (one extra hop; keying requests by id avoids it).
  */
 public final class TokenizerTopology {
     public static final String STAGE = "tokenizer";
     public static final String IDS_STORE = "tokenizer-ids";
+    /** Requests whose id has no result yet, held until the result decides (raw request bytes). */
+    public static final String HELD_STORE = "tokenizer-held";
     static final String SOURCE = "requests";
     static final String PROCESSOR = "tokenize";
     static final String RESULTS_SOURCE = "results";
@@ -58,12 +62,15 @@ public final class TokenizerTopology {
         Topology t = new Topology();
         // Raw bytes in: a request may be Avro or JSON, and unreadable bytes must reach the DLQ intact.
         t.addSource(SOURCE, Serdes.String().deserializer(), Serdes.ByteArray().deserializer(), Topics.REQUESTS.name());
-        t.addProcessor(PROCESSOR, () -> new TokenizeProcessor(models, config), SOURCE);
-        // A retryable error downstream (overloaded) makes the tokenizer forget the id, so a retry is answered.
+        // A retryable error downstream (overloaded) makes the tokenizer forget the id, so a retry is
+        // answered; a retry that came first was held, and is handed to the tokenizer now.
         t.addSource(RESULTS_SOURCE, Serdes.String().deserializer(), Serdes.ByteArray().deserializer(), Topics.RESULTS.name());
         t.addProcessor(FORGET, RetryableResults::new, RESULTS_SOURCE);
+        t.addProcessor(PROCESSOR, () -> new TokenizeProcessor(models, config), SOURCE, FORGET);
         t.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(IDS_STORE),
                 Serdes.String(), Serdes.Long()), PROCESSOR, FORGET);
+        t.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(HELD_STORE),
+                Serdes.String(), Serdes.ByteArray()), PROCESSOR, FORGET);
         t.addSink(TO_TOKENS, Topics.TOKENS.name(), Topics.TOKENS.keySerde().serializer(),
                 Topics.TOKENS.valueSerde().serializer(), PROCESSOR);
         t.addSink(TO_RESULTS, Topics.RESULTS.name(), Topics.RESULTS.keySerde().serializer(),

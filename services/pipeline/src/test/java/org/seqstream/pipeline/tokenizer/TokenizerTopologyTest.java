@@ -241,4 +241,38 @@ class TokenizerTopologyTest {
         sendJson("o1", json.formatted("o1"));
         assertTrue(tokens.isEmpty());
     }
+
+    @Test
+    void aRetryThatOvertakesItsRefusalIsHeldAndAnsweredWhenTheRefusalComes() {
+        org.apache.kafka.streams.TestInputTopic<String, byte[]> resultsIn = driver.createInputTopic(Topics.RESULTS.name(),
+                Serdes.String().serializer(), Serdes.ByteArray().serializer());
+        String json = "{\"id\":\"%s\",\"model\":\"itn-gpt\",\"text\":\"%s\"}";
+        // Given requests r1 and d1, answered by the tokenizer
+        sendJson("r1", json.formatted("r1", "one dollar"));
+        sendJson("d1", json.formatted("d1", "two dollars"));
+        assertEquals(2, tokens.readValuesToList().size());
+        // When each is sent again before its result is read (the retry of r1 with other text)
+        sendJson("r1", json.formatted("r1", "three dollars"));
+        sendJson("d1", json.formatted("d1", "two dollars"));
+        // Then neither is tokenized yet
+        assertTrue(tokens.isEmpty());
+        // When r1's result is a retryable refusal and d1's a real result
+        for (var r : List.of(
+                org.seqstream.pipeline.Results.error("r1", "itn-gpt", "decoder", org.seqstream.pipeline.Results.OVERLOADED, "full", Map.of(), List.of(), 1),
+                org.seqstream.pipeline.Results.error("d1", "itn-gpt", "decoder", "invalid_sequence", "bad", Map.of(), List.of(), 1))) {
+            resultsIn.pipeInput(new org.apache.kafka.streams.test.TestRecord<>(r.getId(),
+                    Topics.RESULTS.valueSerde().serializer().serialize(Topics.RESULTS.name(), r), org.seqstream.pipeline.Results.headers(r)));
+        }
+        // Then the held retry of r1 is tokenized, with its own text, and d1's duplicate is dropped
+        var again = tokens.readKeyValuesToList();
+        assertEquals(List.of("r1"), again.stream().map(kv -> kv.key).toList());
+        String expected = models.tokenizer("itn-gpt").decode(again.get(0).value.getTokenIds().stream()
+                .mapToLong(Long::longValue).toArray());
+        assertTrue(expected.contains("three dollars"), expected);
+        // And a later refusal of d1 finds nothing held
+        var late = org.seqstream.pipeline.Results.error("d1", "itn-gpt", "decoder", org.seqstream.pipeline.Results.OVERLOADED, "full", Map.of(), List.of(), 1);
+        resultsIn.pipeInput(new org.apache.kafka.streams.test.TestRecord<>("d1",
+                Topics.RESULTS.valueSerde().serializer().serialize(Topics.RESULTS.name(), late), org.seqstream.pipeline.Results.headers(late)));
+        assertTrue(tokens.isEmpty());
+    }
 }
