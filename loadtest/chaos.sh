@@ -132,36 +132,8 @@ for sc in "${scenarios[@]}"; do
   wait "$send_pid" || status=$?
   summary=$(grep -E '^[0-9]+ sent, ' "$work/send.err" | tail -1 || true)
   read -r sent done lost dup < <(echo "$summary" | awk -F'[ ,]+' '{print $1, $3, $5, $7}')
-  diff_count=$(python3 - "$base/reference.jsonl" "$work/results.jsonl" <<'PY'
-import json, sys
-ref = [json.loads(l) for l in open(sys.argv[1])]
-got = [json.loads(l) for l in open(sys.argv[2])]
-if len(ref) != len(got):
-    print(max(len(ref), len(got))); sys.exit()
-print(sum(1 for a, b in zip(ref, got) if (a.get("output"), a.get("error") is None) != (b.get("output"), b.get("error") is None)))
-PY
-)
-  read -r events stream_dup stream_bad < <(python3 - "$work/results.jsonl" "$work/send.err" <<'PY'
-import json, re, sys
-results = [json.loads(l) for l in open(sys.argv[1])]
-events = {}
-count = 0
-for line in open(sys.argv[2]):
-    m = re.match(r'^(\S+) #(\d+) (".*")$', line.rstrip("\n"))
-    if m:
-        count += 1
-        events.setdefault(m.group(1), {}).setdefault(int(m.group(2)), []).append(json.loads(m.group(3)))
-dup = sum(len(v) - 1 for e in events.values() for v in e.values())
-bad = 0
-for r in results:
-    if "output" not in r:
-        continue
-    e = events.get(r["id"], {})
-    if sorted(e) != list(range(len(e))) or "".join(v[0] for _, v in sorted(e.items())) != r["output"]:
-        bad += 1
-print(count, dup, bad)
-PY
-)
+  diff_count=$(python3 scripts/lib/results.py diff "$base/reference.jsonl" "$work/results.jsonl")
+  read -r events stream_dup stream_bad < <(python3 scripts/lib/results.py events "$work/results.jsonl" "$work/send.err")
   if [ "$sc" = decoder ]; then
     resumed=$(stack_metric 18284 seq_decoder_resumed_sequences_total)
     log "decoder: the restarted instance resumed $resumed sequences from their stored tokens"

@@ -1,0 +1,51 @@
+"""Checks of `seqctl send` output against a reference, shared by loadtest/chaos.sh and
+deploy/compose-check.sh.
+
+  results.py diff REFERENCE.jsonl RESULTS.jsonl   prints how many results differ from the reference
+                                                  (output, or error against none), in input order
+  results.py events RESULTS.jsonl SEND.err        prints "EVENTS DUPLICATED BAD": the token events
+                                                  `seqctl send --stream` printed, how many were
+                                                  printed twice, and how many outputs are not
+                                                  spelled by their events (indices 0..n-1, in order)
+"""
+import json
+import re
+import sys
+
+
+def diff(reference, results):
+    ref = [json.loads(l) for l in open(reference)]
+    got = [json.loads(l) for l in open(results)]
+    if len(ref) != len(got):
+        return max(len(ref), len(got))
+    return sum(1 for a, b in zip(ref, got)
+               if (a.get("output"), a.get("error") is None) != (b.get("output"), b.get("error") is None))
+
+
+def events(results, send_err):
+    done = [json.loads(l) for l in open(results)]
+    by_id = {}
+    count = 0
+    for line in open(send_err):
+        m = re.match(r'^(\S+) #(\d+) (".*")$', line.rstrip("\n"))
+        if m:
+            count += 1
+            by_id.setdefault(m.group(1), {}).setdefault(int(m.group(2)), []).append(json.loads(m.group(3)))
+    dup = sum(len(v) - 1 for e in by_id.values() for v in e.values())
+    bad = 0
+    for r in done:
+        if "output" not in r:
+            continue
+        e = by_id.get(r["id"], {})
+        if sorted(e) != list(range(len(e))) or "".join(v[0] for _, v in sorted(e.items())) != r["output"]:
+            bad += 1
+    return count, dup, bad
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "diff":
+        print(diff(sys.argv[2], sys.argv[3]))
+    elif len(sys.argv) == 4 and sys.argv[1] == "events":
+        print(*events(sys.argv[2], sys.argv[3]))
+    else:
+        sys.exit(__doc__)
