@@ -179,7 +179,14 @@ final class RunCommand implements Callable<Integer> {
                 } else if (inflight.isEmpty() || now > drainUntil) {
                     break;
                 }
-                for (ConsumerRecord<String, byte[]> rec : c.poll(Duration.ofMillis(2))) {
+                // Block until a record arrives or the next thing is due (a send at this rate, the
+                // progress line, the end of the window): no short polls, whatever the timer.
+                long due = Math.min(nextProgress, now < measureTo ? measureTo : drainUntil);
+                if (mode.equals("rate") && now < measureTo) {
+                    due = Math.min(due, start + (long) (sent / level * 1e9));
+                }
+                long waitMs = Math.max(0, Math.min(100, (due - System.nanoTime() + 999_999) / 1_000_000L));
+                for (ConsumerRecord<String, byte[]> rec : c.poll(Duration.ofMillis(waitMs))) {
                     InFlight f = inflight.get(rec.key());
                     if (f == null) {
                         continue;

@@ -60,6 +60,7 @@ final class BenchCommand implements Callable<Integer> {
         }
         Path tsv = inputs != null ? inputs : models.modelsDir().resolve("eval").resolve("itn-test.tsv");
         List<String> texts = Corpus.read(tsv).first(sentences).inputs();
+        System.out.println(org.seqstream.runtime.TimerResolution.line() + "\n");
         System.out.printf("%d sentences from %s, greedy, %d threads, best of %d rounds%n%n", texts.size(), tsv,
                 models.threads, rounds);
         System.out.println("| model | batch | Java tokens/s | PyTorch eager tokens/s | Java / PyTorch |");

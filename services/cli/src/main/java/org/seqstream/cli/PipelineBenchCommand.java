@@ -159,7 +159,7 @@ final class PipelineBenchCommand implements Callable<Integer> {
                     next++;
                 }
                 producer.flush();
-                for (ConsumerRecord<String, byte[]> rec : consumer.poll(Duration.ofMillis(20))) {
+                for (ConsumerRecord<String, byte[]> rec : consumer.poll(Duration.ofMillis(100))) {
                     if (!rec.topic().equals(Topics.RESULTS.name())) {
                         Long t0 = sent.get(rec.key());
                         if (t0 != null) {

@@ -9,8 +9,10 @@ import jakarta.enterprise.event.Observes;
 import jakarta.enterprise.inject.Disposes;
 import jakarta.enterprise.inject.Produces;
 import jakarta.inject.Singleton;
+import org.apache.kafka.streams.KafkaClientSupplier;
 import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
+import org.seqstream.pipeline.StreamWakeups;
 import org.seqstream.pipeline.StreamsErrors;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.seqstream.pipeline.decoder.DecoderMetrics;
@@ -41,6 +43,13 @@ public class DecoderService {
     @Produces
     StreamsUncaughtExceptionHandler uncaught() {
         return StreamsErrors.replaceThread(DecoderTopology.STAGE);
+    }
+
+    /** Stream threads that other threads can wake, and that commit by the work done (see StreamWakeups). */
+    @Produces
+    @Singleton
+    KafkaClientSupplier clients() {
+        return new StreamWakeups();
     }
 
     @Produces

@@ -3,30 +3,87 @@ package org.seqstream.pipeline;
 import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 
+import java.util.Optional;
+
 /**
- * Asks Kafka Streams to commit as soon as output is ready, at most once per commit interval per
- * stream thread. Readers see committed records only: under light load a result would otherwise
- * wait up to a whole interval; under load the interval commits anyway, and a commit per record
- * would stall the stream thread (each commit is several round trips to the broker, during which
- * it processes nothing).
+ * When a stage's stream thread commits, which is when its output becomes visible to
+ * read_committed readers: as soon as its work is done, decided by the work rather than by a
+ * period, so that nothing waits on the machine's timer.
+ *
+ * <ul>
+ * <li>{@link #recordDone}: after each polled record. Once the records of the thread's polls are
+ *     all processed and some produced output, the thread commits: one transaction per poll's worth
+ *     of work. Under light load that is a commit per record; under load a commit takes longer, more
+ *     records arrive meanwhile, and the next transaction carries all of them.</li>
+ * <li>{@link #now}: output that a reader waits for as a whole (a result) is ready: commit after
+ *     this round of the thread's loop.</li>
+ * </ul>
+ *
+ * <p>Both need the thread's {@link StreamWakeups.Waker}. Without one (a test driver, or another
+ * client supplier) a request commits at most once per commit interval per thread, and otherwise
+ * the interval commits. {@code commit.interval.ms} stays as the bound for output nothing asks to
+ * commit (the decoder's token events between results).
  */
 public final class EagerCommit {
     private static final ThreadLocal<long[]> LAST = ThreadLocal.withInitial(() -> new long[] {Long.MIN_VALUE / 2});
+    private static final ThreadLocal<long[]> RESULTS = ThreadLocal.withInitial(() -> new long[1]);
+    /** See {@link #result}. */
+    public static final int RESULTS_PER_COMMIT_SHARE = 16;
+    private static final ThreadLocal<boolean[]> OUTPUT = ThreadLocal.withInitial(() -> new boolean[1]);
 
     private final long gapNanos;
+    private final Optional<StreamWakeups.Waker> waker;
 
     public EagerCommit(ProcessorContext<?, ?> context) {
         Object interval = context.appConfigs().get(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG);
         long ms = interval == null ? 100 : Long.parseLong(interval.toString());
         this.gapNanos = ms * 1_000_000L;
+        this.waker = StreamWakeups.ofCurrentThread();
     }
 
-    /** Requests a commit unless this stream thread requested one within the commit interval. */
-    public void request(ProcessorContext<?, ?> context) {
+    /** Output waits for the next commit (it is committed with the thread's polled records). */
+    public void output() {
+        OUTPUT.get()[0] = true;
+    }
+
+    /**
+     * A polled record has been processed. Once the records polled so far are all done and some
+     * produced output, the thread commits, unless it committed so within the commit interval:
+     * then the interval's commit carries the output.
+     */
+    public void recordDone(ProcessorContext<?, ?> context) {
+        boolean[] output = OUTPUT.get();
+        boolean batchDone = waker.map(StreamWakeups.Waker::processed).orElse(true);
+        if (batchDone && output[0]) {
+            output[0] = false;
+            throttled(context);
+        }
+    }
+
+    /**
+     * A result is ready, with {@code running} sequences still running on this thread: commit once
+     * the results since the last commit number one per {@value #RESULTS_PER_COMMIT_SHARE} running
+     * sequences (at least one). Alone or nearly, a result commits at once; under load a commit
+     * carries several, and its cost (store flush, transaction round trips) stays a small share of
+     * the thread's work. The commit interval bounds a result's wait.
+     */
+    public void result(ProcessorContext<?, ?> context, int running) {
+        if (waker.isEmpty()) {
+            throttled(context);
+            return;
+        }
+        long[] n = RESULTS.get();
+        if (++n[0] >= Math.max(1, running / RESULTS_PER_COMMIT_SHARE)) {
+            n[0] = 0;
+            context.commit();
+        }
+    }
+
+    private void throttled(ProcessorContext<?, ?> context) {
         long[] last = LAST.get();
-        long now = System.nanoTime();
-        if (now - last[0] >= gapNanos) {
-            last[0] = now;
+        long t = System.nanoTime();
+        if (t - last[0] >= gapNanos) {
+            last[0] = t;
             context.commit();
         }
     }

@@ -108,7 +108,7 @@ public final class LocalPipeline implements AutoCloseable {
         p.put(StreamsConfig.STATE_DIR_CONFIG, s.stateDir().resolve(appId).toString());
         // Given settings win over these defaults (commit.interval.ms for benchmarks, security).
         p.putAll(client);
-        KafkaStreams ks = new KafkaStreams(topology, p);
+        KafkaStreams ks = new KafkaStreams(topology, p, new StreamWakeups());
         ks.setUncaughtExceptionHandler(StreamsErrors.replaceThread(appId));
         ks.start();
         streams.add(ks);

@@ -14,9 +14,10 @@ import java.util.Map;
  */
 public final class StreamsDefaults {
     /**
-     * How often a stage commits, which is when its output becomes visible to read_committed
-     * readers: the tokenizer's commits are cheap; the decoder's interrupt writing tokens, so it
-     * commits less often. (A result or a tokenized request asks for a commit at once besides.)
+     * The longest a stage leaves its output uncommitted, which is when it becomes visible to
+     * read_committed readers. Commits come sooner by the work (see {@link EagerCommit}): the
+     * tokenizer commits once a poll's records are done, the decoder once a result is ready; the
+     * interval bounds the rest (the decoder's token events between results).
      */
     public static final int TOKENIZER_COMMIT_MS = 20, DECODER_COMMIT_MS = 50;
     /**
@@ -24,12 +25,6 @@ public final class StreamsDefaults {
      * broker's minimum is 6 s; Kafka's default, 45 s, makes failover slow).
      */
     public static final int SESSION_TIMEOUT_MS = 10_000, HEARTBEAT_INTERVAL_MS = 3_000;
-    /**
-     * How long the decoder's poll waits for records: it writes what decoding produced from a
-     * wall-clock punctuator, which runs between polls, so a short poll keeps tokens moving when no
-     * new record arrives. The tokenizer keeps Kafka's default (a poll returns when records come).
-     */
-    public static final int DECODER_POLL_MS = 2;
     /**
      * The tokenizer's task reads seq.requests and seq.results: it processes whatever has arrived
      * rather than waiting to fetch both in timestamp order (a retry that overtakes the refusal it
@@ -54,7 +49,6 @@ public final class StreamsDefaults {
             }
             case "decoder" -> {
                 p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, DECODER_COMMIT_MS);
-                p.put(StreamsConfig.POLL_MS_CONFIG, DECODER_POLL_MS);
             }
             default -> throw new IllegalArgumentException("not a Kafka Streams stage: " + stage);
         }

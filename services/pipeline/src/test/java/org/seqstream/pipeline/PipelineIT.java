@@ -105,4 +105,54 @@ class PipelineIT {
             models.close();
         }
     }
+
+    /**
+     * The decoder's stream thread is woken when decoding produced something, so its output does
+     * not wait for the poll to time out: with a poll of ten seconds, requests sent one after
+     * another are each answered in well under that, equal to the reference generator.
+     */
+    @Test
+    void outputDoesNotWaitForTheStreamThreadsPollToTimeOut(@TempDir Path state) throws Exception {
+        ModelCatalog models = ModelCatalog.load(Path.of(System.getProperty("seq.repo.root", "../..")).resolve("models"));
+        String model = "itn-gpt";
+        try (EmbeddedKafka kafka = EmbeddedKafka.start();
+             LocalPipeline pipeline = LocalPipeline.start(models, new LocalPipeline.Settings(kafka.bootstrapServers(),
+                     Set.copyOf(LocalPipeline.STAGES), 1, state, DecoderTopology.Config.DEFAULT,
+                     Map.of("poll.ms", 10_000), "it"));
+             KafkaProducer<String, byte[]> p = new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                     kafka.bootstrapServers()), new StringSerializer(), new ByteArraySerializer());
+             KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(Map.of(
+                     ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers(),
+                     ConsumerConfig.GROUP_ID_CONFIG, "it-wake", ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
+                     ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"), new StringDeserializer(), new ByteArrayDeserializer())) {
+            c.subscribe(List.of(Topics.RESULTS.name()));
+            Generator gen = new Generator(models.sessions(model), models.tokenizer(model));
+            for (int i = 0; i < 4; i++) {
+                String id = "wake-" + i, text = INPUTS.get(i);
+                String json = "{\"id\":\"" + id + "\",\"model\":\"" + model + "\",\"text\":\"" + text + "\"}";
+                long sent = System.nanoTime();
+                p.send(new ProducerRecord<>(Topics.REQUESTS.name(), id, json.getBytes(StandardCharsets.UTF_8)));
+                p.flush();
+                SequenceResult result = null;
+                while (result == null && System.nanoTime() - sent < 120_000_000_000L) {
+                    for (ConsumerRecord<String, byte[]> r : c.poll(Duration.ofMillis(200))) {
+                        if (r.key().equals(id)) {
+                            result = Topics.RESULTS.valueSerde().deserializer().deserialize(r.topic(), r.value());
+                        }
+                    }
+                }
+                double seconds = (System.nanoTime() - sent) / 1e9;
+                System.err.printf("%s answered after %.2f s%n", id, seconds);
+                assertTrue(result != null, id + ": no result");
+                // The first one also waits for the stages to start: Kafka Streams takes up restored
+                // tasks only between polls. After that, no poll timeout is on the way.
+                assertTrue(i == 0 || seconds < 3, id + " took " + seconds + " s; poll.ms is 10 s");
+                String want = gen.generate(List.of(new Generator.Request(models.tokenizer(model).encode(text),
+                        SamplingParams.greedy(128)))).get(0).text();
+                assertEquals(want, result.getOutputText(), id);
+            }
+        } finally {
+            models.close();
+        }
+    }
 }

@@ -8,8 +8,10 @@ import jakarta.enterprise.event.Observes;
 import jakarta.enterprise.inject.Disposes;
 import jakarta.enterprise.inject.Produces;
 import jakarta.inject.Singleton;
+import org.apache.kafka.streams.KafkaClientSupplier;
 import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
+import org.seqstream.pipeline.StreamWakeups;
 import org.seqstream.pipeline.StreamsErrors;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.seqstream.pipeline.tokenizer.TokenizerMetrics;
@@ -38,6 +40,13 @@ public class TokenizerService {
     @Produces
     StreamsUncaughtExceptionHandler uncaught() {
         return StreamsErrors.replaceThread(TokenizerTopology.STAGE);
+    }
+
+    /** Stream threads that other threads can wake, and that commit by the work done (see StreamWakeups). */
+    @Produces
+    @Singleton
+    KafkaClientSupplier clients() {
+        return new StreamWakeups();
     }
 
     @Produces

@@ -1,5 +1,6 @@
 package org.seqstream.pipeline.decoder;
 
+import org.seqstream.pipeline.StreamWakeups;
 import org.seqstream.runtime.DecodeBatch;
 import org.seqstream.runtime.DecodeScheduler;
 import org.seqstream.runtime.Generation;
@@ -13,6 +14,7 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -100,11 +102,14 @@ final class DecodeEngine {
     private final AtomicLong undelivered = new AtomicLong();
     private volatile Throwable failure;
     private final Thread thread;
+    private final Optional<StreamWakeups.Waker> waker;
+    private boolean sent;   // decoding side: deliveries since the last wake-up
 
     DecodeEngine(ModelCatalog models, DecoderTopology.Config config, DecoderMetrics metrics) {
         this.models = models;
         this.metrics = metrics;
         this.scheduler = new DecodeScheduler<>(config.maxActive(), config.maxQueued());
+        this.waker = StreamWakeups.ofCurrentThread();
         if (config.decodeThread()) {
             thread = new Thread(this::loop, "seq-decode-" + THREADS.incrementAndGet());
             thread.setDaemon(true);
@@ -303,6 +308,28 @@ final class DecodeEngine {
         }
         activeCount.set(decoding.size());
         metrics.active(decoding.size());
+        if (sent && thread != null) {
+            // the stream thread writes the deliveries: out of its poll now, not when the poll times out
+            sent = false;
+            waker.ifPresent(StreamWakeups.Waker::wake);
+        }
+    }
+
+    /**
+     * Stream thread: a punctuation at {@code timestampMs} is taking the deliveries; later ones
+     * wake the thread again. Whether the thread can be woken at all: without a waker it finds
+     * deliveries only when its poll times out.
+     */
+    /** Inline decoding with sequences left: the stream thread's next poll must not wait for records. */
+    void wakeIfBusy() {
+        if (thread == null && activeCount.get() > 0) {
+            waker.ifPresent(StreamWakeups.Waker::wake);
+        }
+    }
+
+    boolean taken(long timestampMs, long periodMs) {
+        waker.ifPresent(w -> w.taken(timestampMs, periodMs));
+        return waker.isPresent();
     }
 
     private void admit(String model, List<DecodeScheduler.Ready<Owner>> ready) {
@@ -380,6 +407,7 @@ final class DecodeEngine {
         Owner o = decoding.get(key);
         if (o != null) {
             undelivered.incrementAndGet();
+            sent = true;
             o.deliver(d);
         }
     }

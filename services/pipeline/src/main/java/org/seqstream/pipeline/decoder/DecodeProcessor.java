@@ -76,7 +76,7 @@ final class DecodeProcessor implements Processor<String, byte[], String, Object>
         this.progress = context.getStateStore(DecoderTopology.PROGRESS_STORE);
         this.engine = engines.computeIfAbsent(Thread.currentThread(), t -> new DecodeEngine(models, config, metrics));
         engine.register(this);
-        context.schedule(config.stepEvery(), PunctuationType.WALL_CLOCK_TIME, now -> punctuate());
+        context.schedule(config.stepEvery(), PunctuationType.WALL_CLOCK_TIME, this::punctuate);
     }
 
     @Override
@@ -149,7 +149,8 @@ final class DecodeProcessor implements Processor<String, byte[], String, Object>
      * up to the step budget, before the stream thread polls and commits again (several steps per
      * punctuation spare a small batch the cost of a poll per token).
      */
-    private void punctuate() {
+    private void punctuate(long timestampMs) {
+        engine.taken(timestampMs, config.stepEvery().toMillis());
         if (!scanned) {
             resumeStored();
             scanned = true;
@@ -164,6 +165,7 @@ final class DecodeProcessor implements Processor<String, byte[], String, Object>
                     takeDeliveries();
                     engine.refill();
                 } while (engine.active() > 0 && System.nanoTime() < deadline);
+                engine.wakeIfBusy();
             }
         }
         takeDeliveries();
@@ -297,7 +299,7 @@ final class DecodeProcessor implements Processor<String, byte[], String, Object>
         context.forward(new Record<>(id, (Object) result, context.currentSystemTimeMs()), DecoderTopology.TO_RESULTS);
         // Readers see committed records only: a finished result asks for a commit now rather than
         // at the next interval (tokens ride along).
-        commits.request(context);
+        commits.result(context, engine.active());
         forget(id);
         metrics.finished();
     }
@@ -319,7 +321,7 @@ final class DecodeProcessor implements Processor<String, byte[], String, Object>
                 seq.getTimings(), seq.getCreatedAtMs());
         context.forward(new Record<>(seq.getId(), (Object) r, context.currentSystemTimeMs(), Results.headers(r)),
                 DecoderTopology.TO_RESULTS);
-        commits.request(context);
+        commits.result(context, engine.active());
     }
 
     @Override

@@ -4,6 +4,7 @@ import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
 import org.apache.kafka.streams.state.KeyValueStore;
+import org.seqstream.pipeline.EagerCommit;
 import org.seqstream.pipeline.Results;
 
 /**
@@ -19,16 +20,26 @@ final class RetryableResults implements Processor<String, byte[], String, byte[]
     private ProcessorContext<String, byte[]> context;
     private KeyValueStore<String, Long> seen;
     private KeyValueStore<String, byte[]> held;
+    private EagerCommit commits;
 
     @Override
     public void init(ProcessorContext<String, byte[]> context) {
         this.context = context;
         this.seen = context.getStateStore(TokenizerTopology.IDS_STORE);
         this.held = context.getStateStore(TokenizerTopology.HELD_STORE);
+        this.commits = new EagerCommit(context);
     }
 
     @Override
     public void process(Record<String, byte[]> record) {
+        try {
+            read(record);
+        } finally {
+            commits.recordDone(context);
+        }
+    }
+
+    private void read(Record<String, byte[]> record) {
         String id = record.key();
         if (id == null) {
             return;

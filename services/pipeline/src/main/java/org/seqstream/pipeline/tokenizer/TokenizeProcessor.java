@@ -87,12 +87,24 @@ final class TokenizeProcessor implements Processor<String, byte[], String, Objec
 
     @Override
     public void process(Record<String, byte[]> record) {
+        try {
+            tokenize(record);
+        } finally {
+            // a held request handed over by RetryableResults is part of the result record it read
+            if (context.recordMetadata().map(m -> m.topic().equals(Topics.REQUESTS.name())).orElse(true)) {
+                commits.recordDone(context);
+            }
+        }
+    }
+
+    private void tokenize(Record<String, byte[]> record) {
         long start = System.nanoTime();
         SequenceRequest req = DeadLetters.readOrForward(record, Topics.REQUESTS.valueSerde().deserializer(),
                 Topics.REQUESTS.name(), context, TokenizerTopology.STAGE, TokenizerTopology.TO_DLQ);
         metrics.countRequest();
         if (req == null) {
             metrics.countDeadLetter();
+            commits.output();
             return;
         }
         // A request without id takes its record key, else a new UUID; the result reports it.
@@ -105,6 +117,7 @@ final class TokenizeProcessor implements Processor<String, byte[], String, Objec
                 metrics.countRekeyed();
                 context.forward(new Record<>(id, (Object) record.value(), record.timestamp(), record.headers()),
                         TokenizerTopology.TO_REQUESTS);
+                commits.output();
                 return;
             }
             if (seen.get(id) != null) {
@@ -151,8 +164,8 @@ final class TokenizeProcessor implements Processor<String, byte[], String, Objec
                     .setCreatedAtMs(req.getCreatedAtMs() > 0 ? req.getCreatedAtMs() : record.timestamp())
                     .build();
             context.forward(new Record<>(id, (Object) out, record.timestamp(), record.headers()), TokenizerTopology.TO_TOKENS);
-            // Downstream reads committed records only: commit now rather than at the next interval.
-            commits.request(context);
+            // Downstream reads committed records only: commit once this poll's records are done.
+            commits.output();
             metrics.countTokenized(ids.length);
         } catch (InputException e) {
             refuse(record, id, req, e.code(), e.getMessage(), start);
@@ -182,7 +195,7 @@ final class TokenizeProcessor implements Processor<String, byte[], String, Objec
         context.forward(new Record<>(id, (Object) Results.error(id, req.getModel(), TokenizerTopology.STAGE, code, message,
                 req.getMetadata(), timings, req.getCreatedAtMs()), record.timestamp(), record.headers()),
                 TokenizerTopology.TO_RESULTS);
-        commits.request(context);
+        commits.output();
     }
 
     private static StageTiming timing(long startNanos) {
