@@ -181,7 +181,7 @@ def export(model, out_dir, name, kv_cache="append", n_greedy=50, logit_steps=MAX
                        "outputs": spec(outputs, sh, dtypes)}
 
     with torch.no_grad():
-        do("embedding", EmbeddingGraph(model), (ids, ids.clone()), ["input_ids", "position_ids"], ["embeddings"])
+        do("embedding", EmbeddingGraph(model), (ids, torch.arange(t).repeat(b, 1)), ["input_ids", "position_ids"], ["embeddings"])
         dec_inputs = ["embeddings", "attention_mask"] + kv_names("past", L)
         dec_args = [emb, torch.ones(b, p + t, dtype=torch.long)] + past
         if cfg.arch == "encoder-decoder":

@@ -13,8 +13,9 @@
 #
 # STACK_JAVA_OPTS: JVM options of every service. Default: as in the images, -Xmx256m
 # -XX:+UseSerialGC, and for the decoder -Xmx128m -XX:MaxDirectMemorySize=384m -XX:+UseSerialGC (its KV cache lives
-# in direct buffers, its heap stays small). MALLOC_ARENA_MAX=2 as in the images: glibc's
-# per-thread malloc arenas otherwise hold ~200 MB of freed native memory in a busy decoder.
+# in direct buffers, its heap stays small); STACK_DECODER_JAVA_OPTS replaces the decoder's alone.
+# MALLOC_ARENA_MAX=2 as in the images: glibc's per-thread malloc arenas otherwise hold ~200 MB of
+# freed native memory in a busy decoder. STACK_MODELS_DIR: the services' model packages (models/).
 
 STACK_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 
@@ -52,14 +53,14 @@ stack_broker_kill() {
 }
 
 stack_java_opts() {
-  if [ "$1" = decoder ]; then echo "-Xmx128m -XX:MaxDirectMemorySize=384m -XX:+UseSerialGC"; else echo "-Xmx256m -XX:+UseSerialGC"; fi
+  if [ "$1" = decoder ]; then echo "${STACK_DECODER_JAVA_OPTS:--Xmx128m -XX:MaxDirectMemorySize=384m -XX:+UseSerialGC}"; else echo "-Xmx256m -XX:+UseSerialGC"; fi
 }
 
 stack_start() {
   local stage="$1" name="$2" http="$3"
   echo "$http" > "$STACK_WORK/pids/$name.http"
   # in a subshell, so that killing it is no job of the calling shell's to report
-  (MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}" KAFKA_BOOTSTRAP_SERVERS="localhost:$STACK_PORT" SEQ_MODELS_DIR="$STACK_ROOT/models" SEQ_DEVICE=cpu SEQ_ONNX_THREADS="${SEQ_ONNX_THREADS:-0}" \
+  (MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}" KAFKA_BOOTSTRAP_SERVERS="localhost:$STACK_PORT" SEQ_MODELS_DIR="${STACK_MODELS_DIR:-$STACK_ROOT/models}" SEQ_DEVICE=cpu SEQ_ONNX_THREADS="${SEQ_ONNX_THREADS:-0}" \
     SEQ_HTTP_PORT="$http" SEQ_INSTANCE_ID="$name" SEQ_STATE_DIR="$STACK_WORK/state-$name" \
     exec java ${STACK_JAVA_OPTS-$(stack_java_opts "$stage")} -jar "$STACK_ROOT/services/$stage/target/quarkus-app/quarkus-run.jar" \
     >> "$STACK_WORK/logs/$name.log" 2>&1 &

@@ -32,7 +32,7 @@ public class DecoderService {
     ModelCatalog models(@ConfigProperty(name = "seq.models-dir") Path dir,
                         @ConfigProperty(name = "seq.device") String device,
                         @ConfigProperty(name = "seq.onnx.threads") int threads) {
-        return ModelCatalog.load(dir, Device.parse(device), threads);
+        return ModelCatalog.load(dir, Device.parse(device), threads).opening(ModelCatalog.DECODER_GRAPHS);
     }
 
     void close(@Disposes ModelCatalog models) {

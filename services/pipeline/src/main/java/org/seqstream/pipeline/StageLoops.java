@@ -66,7 +66,8 @@ public final class StageLoops {
 
         public static Running start(String stage, Function<String, String> config) {
             ModelCatalog models = ModelCatalog.load(Path.of(config.apply("seq.models-dir")),
-                    Device.parse(config.apply("seq.device")), Integer.parseInt(config.apply("seq.onnx.threads")));
+                    Device.parse(config.apply("seq.device")), Integer.parseInt(config.apply("seq.onnx.threads")))
+                    .opening(stage.equals(EncoderStage.STAGE) ? ModelCatalog.ENCODER_GRAPHS : ModelCatalog.EMBEDDING_GRAPHS);
             String bootstrap = config.apply("kafka.bootstrap.servers");
             String instance = config.apply("seq.instance-id");
             int maxBatch = Integer.parseInt(config.apply("seq.max-batch"));

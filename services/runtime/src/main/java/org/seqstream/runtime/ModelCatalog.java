@@ -22,12 +22,26 @@ public final class ModelCatalog implements AutoCloseable {
     private final Map<String, OnnxModel> sessions = new ConcurrentHashMap<>();
     private final Device device;
     private final int threads;
+    private final Set<String> graphs;   // null: all
 
-    private ModelCatalog(Path dir, Map<String, ModelPackage> packages, Device device, int threads) {
+    private ModelCatalog(Path dir, Map<String, ModelPackage> packages, Device device, int threads, Set<String> graphs) {
         this.dir = dir;
         this.packages = packages;
         this.device = device;
         this.threads = threads;
+        this.graphs = graphs;
+    }
+
+    /** The graphs each stage runs; the others of a package are not opened in its process. */
+    public static final Set<String> EMBEDDING_GRAPHS = Set.of("embedding"), ENCODER_GRAPHS = Set.of("encoder"),
+            DECODER_GRAPHS = Set.of("embedding", "cross_kv", "decoder");
+
+    /**
+     * This catalog, but a model's sessions open only {@code graphs} at first use (others when a
+     * caller asks for them): a service opens the graphs of its stage.
+     */
+    public ModelCatalog opening(Set<String> graphs) {
+        return new ModelCatalog(dir, packages, device, threads, Set.copyOf(graphs));
     }
 
     /** Loads every package of {@code dir}; its graphs will run on the CPU with ONNX Runtime's default threads. */
@@ -54,7 +68,7 @@ public final class ModelCatalog implements AutoCloseable {
         if (found.isEmpty()) {
             throw new PackageException("models directory " + dir + " holds no model package (no */model.json)");
         }
-        return new ModelCatalog(dir, found, device, threads);
+        return new ModelCatalog(dir, found, device, threads, null);
     }
 
     public Path dir() { return dir; }
@@ -82,7 +96,8 @@ public final class ModelCatalog implements AutoCloseable {
         if (pkg == null) {
             throw new IllegalArgumentException("unknown model " + name);
         }
-        return sessions.computeIfAbsent(name, n -> OnnxModel.open(pkg, device, threads));
+        return sessions.computeIfAbsent(name, n -> graphs == null ? OnnxModel.open(pkg, device, threads)
+                : OnnxModel.open(pkg, device, threads, graphs));
     }
 
     @Override

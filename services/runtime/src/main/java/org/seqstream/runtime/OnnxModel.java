@@ -23,10 +23,12 @@ public final class OnnxModel implements AutoCloseable {
     private final ModelPackage pkg;
     private final Device device;
     private final Map<String, OrtSession> sessions = new LinkedHashMap<>();
+    private final int threads;
 
-    private OnnxModel(ModelPackage pkg, Device device) {
+    private OnnxModel(ModelPackage pkg, Device device, int threads) {
         this.pkg = pkg;
         this.device = device;
+        this.threads = threads;
     }
 
     /**
@@ -34,13 +36,22 @@ public final class OnnxModel implements AutoCloseable {
      * Runtime choose. {@code auto} falls back to the CPU with one log line when CUDA is not there.
      */
     public static OnnxModel open(ModelPackage pkg, Device device, int intraOpThreads) {
+        return open(pkg, device, intraOpThreads, pkg.graphs().keySet());
+    }
+
+    /**
+     * Opens the graphs {@code graphs} of {@code pkg} (those it has) now; any other opens when first
+     * used. A stage opens only what it runs: at realistic sizes a graph holds hundreds of MB.
+     */
+    public static OnnxModel open(ModelPackage pkg, Device device, int intraOpThreads, java.util.Set<String> graphs) {
         Device resolved = resolve(device);
-        OnnxModel model = new OnnxModel(pkg, resolved);
+        OnnxModel model = new OnnxModel(pkg, resolved, intraOpThreads);
         try {
             for (var e : pkg.graphs().entrySet()) {
-                model.sessions.put(e.getKey(), model.session(e.getValue(), intraOpThreads));
+                if (graphs.contains(e.getKey())) {
+                    model.opened(e.getKey());
+                }
             }
-            pkg.graphs().forEach((key, spec) -> model.check(spec, model.sessions.get(key)));
         } catch (RuntimeException e) {
             model.close();
             throw e;
@@ -141,16 +152,26 @@ public final class OnnxModel implements AutoCloseable {
     public Device device() { return device; }
 
     /** The session of one graph (embedding, encoder, cross_kv or decoder). */
-    public OrtSession session(String key) {
+    public synchronized OrtSession session(String key) {
+        if (!pkg.graphs().containsKey(key)) {
+            throw new IllegalArgumentException(pkg.name() + " has no '" + key + "' graph");
+        }
+        return opened(key);
+    }
+
+    private synchronized OrtSession opened(String key) {
         OrtSession s = sessions.get(key);
         if (s == null) {
-            throw new IllegalArgumentException(pkg.name() + " has no '" + key + "' graph");
+            GraphSpec spec = pkg.graphs().get(key);
+            s = session(spec, threads);
+            sessions.put(key, s);
+            check(spec, s);
         }
         return s;
     }
 
     @Override
-    public void close() {
+    public synchronized void close() {
         for (OrtSession s : sessions.values()) {
             try {
                 s.close();

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The benchmark suite at realistic model sizes: packages with random weights at GPT-2-small size
+# (decoder-only, 12 layers, width 768, 12 heads, vocabulary 32,000) and at t5-small size
+# (encoder-decoder, 6 + 6 layers, width 512, 8 heads), written by models/training/random_package.py
+# under loadtest/target/size-models/ (never committed; made once, then reused), then
+# loadtest/bench-suite.sh on each: in-process batch 1..64, the pipeline at concurrency 1..64 on
+# `seqctl local` and on the service jars, peak memory of every service, against the size targets.
+#
+#   loadtest/bench-size.sh [--size gpt2-small|t5-small|all] [--concurrency 1,8,32,64] [--duration S]
+#                          [--max-new-tokens N] [--out-root DIR]
+#
+# Reports go to loadtest/reports/<size>-random/ (or --out-root). Random weights never emit EOS:
+# every request generates exactly --max-new-tokens tokens (32). Making the packages needs PyTorch
+# and onnx for Python (installed with apt-get when missing); the benchmark itself does not.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+sizes="gpt2-small t5-small"
+levels=1,8,32,64
+duration=20
+max_new=32
+out_root=loadtest/reports
+args="$*"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --size) [ "$2" = all ] || sizes="$2"; shift 2 ;;
+    --concurrency) levels="$2"; shift 2 ;;
+    --duration) duration="$2"; shift 2 ;;
+    --max-new-tokens) max_new="$2"; shift 2 ;;
+    --out-root) out_root="$2"; shift 2 ;;
+    -h|--help) sed -n 2,15p "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+log() { echo "[$(date +%T)] $*" >&2; }
+
+# The memory each service may use at this size (README, "Performance"), and the decoder's JVM:
+# its KV cache lives in direct buffers, max_active x positions x layers x 2 x width x 4 bytes
+# (gpt2-small, 64 sequences of 96 positions: 450 MB; t5-small: 100 MB plus cross-attention keys).
+budget() { case "$1" in gpt2-small) echo 2500 ;; t5-small) echo 1500 ;; esac; }
+decoder_opts() { case "$1" in gpt2-small) echo "-Xmx256m -XX:MaxDirectMemorySize=1g -XX:+UseSerialGC" ;;
+                              t5-small) echo "-Xmx256m -XX:MaxDirectMemorySize=512m -XX:+UseSerialGC" ;; esac; }
+
+dir=loadtest/target/size-models
+for size in $sizes; do
+  case "$size" in gpt2-small|t5-small) ;; *) echo "unknown size: $size (gpt2-small, t5-small or all)" >&2; exit 2 ;; esac
+  pkg="$dir/$size-random"
+  if [ ! -f "$pkg/model.json" ]; then
+    if ! /usr/bin/python3 -c 'import torch, onnx' 2>/dev/null; then
+      log "installing PyTorch and onnx for Python (apt-get)"
+      apt-get update -qq >&2 && apt-get install -y -qq python3-torch python3-onnx libopenblas0-pthread >&2
+    fi
+    log "writing $pkg (random weights)"
+    rm -rf "$pkg"; mkdir -p "$dir"
+    (cd models/training && /usr/bin/python3 random_package.py "$size" "$root/$pkg") >&2
+  fi
+  log "suite on $size-random"
+  SEQ_BENCH_PREWARM=30 STACK_DECODER_JAVA_OPTS="$(decoder_opts "$size")" \
+    loadtest/bench-suite.sh --model "$size-random" --models-dir "$dir" --max-new-tokens "$max_new" --requests 64 \
+    --memory-budget "$(budget "$size")" --size-targets --concurrency "$levels" --duration "$duration" \
+    --out "$out_root/$size-random"
+  # the report names the command a user runs
+  sed -i "s|^loadtest/bench-suite.sh --model $size-random.*|loadtest/bench-size.sh${args:+ $args}   # runs: &|" "$out_root/$size-random/report.md"
+done
