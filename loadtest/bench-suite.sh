@@ -9,10 +9,12 @@
 # then writes report.md (tables, ratios against the targets) and chart.html.
 #
 #   loadtest/bench-suite.sh [--model NAME] [--concurrency 1,8,32,64] [--duration S] [--threads N] [--out DIR]
-#                           [--models-dir DIR] [--max-new-tokens N] [--requests N] [--memory-budget MB] [--size-targets]
+#                           [--warmup S] [--models-dir DIR] [--max-new-tokens N] [--requests N] [--memory-budget MB] [--size-targets]
 #
 # --threads: ONNX Runtime intra-op threads per graph everywhere (in-process, seqctl local, the
 # services' SEQ_ONNX_THREADS); default 1, which suits models this small on shared cores.
+# --warmup: unmeasured seconds of load before each level (5); a level must last several times a
+# request's end-to-end latency, or few requests fall inside it.
 # --models-dir (a folder of packages other than models/; the PyTorch comparison is then left out),
 # --max-new-tokens, --requests (in-process inputs per batch size), --memory-budget and
 # --size-targets are what loadtest/bench-size.sh passes for the realistic-size packages.
@@ -28,6 +30,7 @@ threads=1
 out=""
 models_dir=""
 max_new=128
+warmup=5
 requests=256
 budget=600
 size_targets=""
@@ -41,10 +44,11 @@ while [ $# -gt 0 ]; do
     --out) out="$2"; shift 2 ;;
     --models-dir) models_dir="$(cd "$2" && pwd)"; shift 2 ;;
     --max-new-tokens) max_new="$2"; shift 2 ;;
+    --warmup) warmup="$2"; shift 2 ;;
     --requests) requests="$2"; shift 2 ;;
     --memory-budget) budget="$2"; shift 2 ;;
     --size-targets) size_targets="--size-targets"; shift ;;
-    -h|--help) sed -n 2,17p "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n 2,19p "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -78,7 +82,7 @@ log "3/4 pipeline (a): seqctl local on localhost:$((port + 1)), broker and stage
 local_pid=$!
 for _ in $(seq 1 240); do grep -q '^ready' "$work/local.log" && break; sleep 0.5; done
 seqload run --bootstrap "localhost:$((port + 1))" --model "$model" --concurrency "$levels" --duration "$duration" \
-  --max-new-tokens "$max_new" --warmup 5 --prewarm "${SEQ_BENCH_PREWARM:-90}" --label "seqctl local (one process)" --out "$out/pipeline-local.json"
+  --max-new-tokens "$max_new" --warmup "$warmup" --prewarm "${SEQ_BENCH_PREWARM:-90}" --label "seqctl local (one process)" --out "$out/pipeline-local.json"
 kill "$local_pid"; wait "$local_pid" 2>/dev/null || true; local_pid=""
 
 stack_init "$work" "$port" 4
@@ -92,7 +96,7 @@ stack_start encoder encoder 18383
 stack_start decoder decoder 18384
 for p in 18381 18382 18383 18384; do stack_wait_ready "$p"; done
 seqload run --bootstrap "localhost:$STACK_PORT" --model "$model" --concurrency "$levels" --duration "$duration" \
-  --max-new-tokens "$max_new" --warmup 5 --prewarm "${SEQ_BENCH_PREWARM:-90}" --label "service jars (separate processes)" --out "$out/pipeline-services.json"
+  --max-new-tokens "$max_new" --warmup "$warmup" --prewarm "${SEQ_BENCH_PREWARM:-90}" --label "service jars (separate processes)" --out "$out/pipeline-services.json"
 
 log "4/4 peak memory and the report"
 printf '{"tokenizer": %s, "embedding": %s, "encoder": %s, "decoder": %s, "broker": %s}\n' \

@@ -91,7 +91,8 @@ final class PipelineBenchCommand implements Callable<Integer> {
             List<Generator.Request> reqs = new ArrayList<>();
             texts.forEach(t -> reqs.add(new Generator.Request(catalog.tokenizer(model).encode(t), SamplingParams.greedy(128))));
             closedLoop(kafka.bootstrapServers(), texts.subList(0, Math.min(16, texts.size())), 8);   // warm-up
-            System.out.printf("%s, %d requests per level, greedy, in one process on this machine%n%n", model, texts.size());
+            System.out.printf("%s, %d requests per level, greedy, in one process on this machine%n", model, texts.size());
+            System.out.println(org.seqstream.runtime.TimerResolution.line() + "\n");
             System.out.println("| concurrency | pipeline tokens/s | pipeline p50 latency ms | in-process tokens/s (batch = concurrency) | pipeline / in-process | mean decoder batch | decoder step time share | join time share | mean step ms | steps/s | mean ms before decoder / in decoder / to client |");
             System.out.println("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
             DecoderMetrics dm = DecoderMetrics.INSTANCE;
