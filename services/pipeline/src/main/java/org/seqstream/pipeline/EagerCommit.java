@@ -11,18 +11,19 @@ import java.util.Optional;
  * period, so that nothing waits on the machine's timer.
  *
  * <ul>
- * <li>{@link #recordDone}: after each polled record. Once the records of the thread's polls are
- *     all processed and some produced output, the thread commits: one transaction per poll's worth
- *     of work. Under light load that is a commit per record; under load a commit takes longer, more
- *     records arrive meanwhile, and the next transaction carries all of them.</li>
- * <li>{@link #now}: output that a reader waits for as a whole (a result) is ready: commit after
- *     this round of the thread's loop.</li>
+ * <li>{@link #recordDone} (tokenizer): after each polled record. Once the records of the thread's
+ *     polls are all processed and some produced output, the thread commits, at most once per
+ *     commit interval (a commit per record cost throughput under load); otherwise the interval's
+ *     commit carries it.</li>
+ * <li>{@link #result} (decoder): a result is ready; it commits at once when it is alone, and
+ *     under load once the results since the last commit number one per
+ *     {@value #RESULTS_PER_COMMIT_SHARE} running sequences.</li>
  * </ul>
  *
- * <p>Both need the thread's {@link StreamWakeups.Waker}. Without one (a test driver, or another
- * client supplier) a request commits at most once per commit interval per thread, and otherwise
- * the interval commits. {@code commit.interval.ms} stays as the bound for output nothing asks to
- * commit (the decoder's token events between results).
+ * <p>Polls are counted by the thread's {@link StreamWakeups.Waker}. Without one (a test driver,
+ * or another client supplier) a request commits at most once per commit interval per thread.
+ * {@code commit.interval.ms} stays as the bound for output nothing asks to commit (the decoder's
+ * token events between results).
  */
 public final class EagerCommit {
     private static final ThreadLocal<long[]> LAST = ThreadLocal.withInitial(() -> new long[] {Long.MIN_VALUE / 2});

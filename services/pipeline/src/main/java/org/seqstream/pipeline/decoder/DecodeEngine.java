@@ -315,11 +315,6 @@ final class DecodeEngine {
         }
     }
 
-    /**
-     * Stream thread: a punctuation at {@code timestampMs} is taking the deliveries; later ones
-     * wake the thread again. Whether the thread can be woken at all: without a waker it finds
-     * deliveries only when its poll times out.
-     */
     /** Inline decoding with sequences left: the stream thread's next poll must not wait for records. */
     void wakeIfBusy() {
         if (thread == null && activeCount.get() > 0) {
@@ -327,9 +322,12 @@ final class DecodeEngine {
         }
     }
 
-    boolean taken(long timestampMs, long periodMs) {
+    /**
+     * Stream thread: a punctuation at {@code timestampMs} is taking the deliveries; later ones
+     * wake the thread again (without a waker it finds them only when its poll times out).
+     */
+    void taken(long timestampMs, long periodMs) {
         waker.ifPresent(w -> w.taken(timestampMs, periodMs));
-        return waker.isPresent();
     }
 
     private void admit(String model, List<DecodeScheduler.Ready<Owner>> ready) {
