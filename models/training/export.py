@@ -14,10 +14,19 @@ The package holds one ONNX graph per pipeline stage, all float32, batch and leng
 encoder.onnx and cross_kv.onnx exist for the encoder-decoder only. Cross-attention keys and
 values are computed once per sequence by cross_kv.onnx, never at every decoding step.
 
-The decoder returns the keys and values of its T new positions only; the runtime appends them
-to the cache it keeps, so no step copies the cache. `--kv-cache concat` exports the older form
-instead, whose present_key_i, present_value_i (B, H, P+T, D) hold the past and the new
-positions (the runtime serves both).
+The decoder's self-attention is ONNX Runtime's GroupQueryAttention (com.microsoft), the
+default `--kv-cache ragged` form; its inputs replace attention_mask with
+                  seqlens_k (B) int32, total_sequence_length (1) int32
+and its key and value outputs are present_key_i, present_value_i (B, H, max(P, total), D). Each
+row's keys sit at the front of its cache row, seqlens_k counts them (minus one, with the new
+token), and every row attends to its own length only; the runtime binds present to the memory
+of past, so a step writes only the new positions. A step is one token per row; a prompt is
+T == total_sequence_length tokens per row, right-padded, with an empty past.
+
+Two older forms are still exported on request and served: `--kv-cache append` returns the keys
+and values of the T new positions only (new_key_i, new_value_i (B, H, T, D)), which the runtime
+appends to its cache, and `--kv-cache concat` returns past and new together (present_key_i,
+(B, H, P+T, D)); both take the attention_mask above and attend over the whole cache axis.
 
 Besides the graphs: tokenizer.json (Hugging Face format), model.json (architecture, special
 ids, limits, and for every file its sha256 and for every graph its input and output names
@@ -27,6 +36,7 @@ import argparse
 import hashlib
 import json
 import os
+import warnings
 
 import numpy as np
 import torch
@@ -108,18 +118,27 @@ class CrossKvGraph(nn.Module):
 
 
 class DecoderGraph(nn.Module):
-    def __init__(self, m, append):
-        super().__init__()
-        self.m, self.n, self.append = m, m.cfg.n_decoder_layers, append
+    """The decoder of one cache form: its inputs after the embeddings are the key layout
+    (attention_mask, or seqlens_k and total_sequence_length for "ragged"), the past, and the
+    cross inputs of encoder-decoder models."""
 
-    def forward(self, embeddings, attention_mask, *rest):
+    def __init__(self, m, form):
+        super().__init__()
+        self.m, self.n, self.form = m, m.cfg.n_decoder_layers, form
+        self.layout = 2 if form == "ragged" else 1
+
+    def forward(self, embeddings, *rest):
+        layout, rest = rest[:self.layout], rest[self.layout:]
         past = [(rest[2 * i], rest[2 * i + 1]) for i in range(self.n)]
         cross, enc_mask = None, None
         if self.m.cfg.arch == "encoder-decoder":
             c = rest[2 * self.n:4 * self.n]
             cross = [(c[2 * i], c[2 * i + 1]) for i in range(self.n)]
             enc_mask = rest[4 * self.n]
-        logits, present = self.m.decode(embeddings, attention_mask, past, cross, enc_mask, self.append)
+        if self.form == "ragged":
+            logits, present = self.m.decode_ragged(embeddings, layout[0], layout[1], past, cross, enc_mask)
+        else:
+            logits, present = self.m.decode(embeddings, layout[0], past, cross, enc_mask, self.form == "append")
         return (logits,) + tuple(t for kv in present for t in kv)
 
 
@@ -138,7 +157,9 @@ def spec(names, shapes, dtypes):
     return [{"name": n, "dtype": dtypes[n], "shape": shapes[n]} for n in names]
 
 
-def export(model, out_dir, name, kv_cache="append", n_greedy=50, logit_steps=MAX_NEW_TOKENS):
+def export(model, out_dir, name, kv_cache="ragged", n_greedy=50, logit_steps=MAX_NEW_TOKENS, only=None):
+    """Writes the package of `model` into out_dir; with `only` (graph keys), just those graphs,
+    and model.json's entries for them, replace what out_dir holds (golden.json is kept)."""
     cfg = model.cfg
     os.makedirs(out_dir, exist_ok=True)
     L, H, D, C, V = cfg.n_decoder_layers, cfg.n_heads, cfg.head_dim, cfg.d_model, cfg.vocab_size
@@ -162,28 +183,47 @@ def export(model, out_dir, name, kv_cache="append", n_greedy=50, logit_steps=MAX
         shapes[n] = ["batch", H, "sequence", D]
     for n in kv_names("cross", L):
         shapes[n] = ["batch", H, "source", D]
+    shapes["seqlens_k"] = ["batch"]
+    shapes["total_sequence_length"] = [1]
     dtypes = {n: "float32" for n in shapes}
     dtypes.update({"input_ids": "int64", "position_ids": "int64", "attention_mask": "int64",
-                   "encoder_attention_mask": "int64"})
+                   "encoder_attention_mask": "int64", "seqlens_k": "int32", "total_sequence_length": "int32"})
 
     def axes_of(shape):
         return {i: a for i, a in enumerate(shape) if isinstance(a, str)}
 
     graphs = {}
 
-    def do(key, module, args, inputs, outputs, local_shapes=None):
+    def do(key, module, args, inputs, outputs, local_shapes=None, contrib=False):
+        if only is not None and key not in only:
+            return
         sh = dict(shapes, **(local_shapes or {}))
         path = os.path.join(out_dir, f"{key}.onnx")
-        torch.onnx.export(module, args, path, input_names=inputs, output_names=outputs,
-                          dynamic_axes={n: axes_of(sh[n]) for n in inputs + outputs},
-                          opset_version=OPSET, do_constant_folding=False)
+        with warnings.catch_warnings():
+            # GroupQueryAttention's reference forward reads its lengths while tracing (the
+            # operator replaces it), and the exporter has no shape inference for it
+            # (declare_outputs writes the shapes)
+            warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+            warnings.filterwarnings("ignore", message=".*com.microsoft::GroupQueryAttention.*")
+            warnings.filterwarnings("ignore", message=".*_graph_op.*is deprecated.*")
+            torch.onnx.export(module, args, path, input_names=inputs, output_names=outputs,
+                              dynamic_axes={n: axes_of(sh[n]) for n in inputs + outputs},
+                              opset_version=OPSET, do_constant_folding=False,
+                              custom_opsets={"com.microsoft": 1} if contrib else None)
+        declare_outputs(path, outputs, sh, dtypes)
         graphs[key] = {"file": f"{key}.onnx", "inputs": spec(inputs, sh, dtypes),
                        "outputs": spec(outputs, sh, dtypes)}
 
     with torch.no_grad():
         do("embedding", EmbeddingGraph(model), (ids, torch.arange(t).repeat(b, 1)), ["input_ids", "position_ids"], ["embeddings"])
-        dec_inputs = ["embeddings", "attention_mask"] + kv_names("past", L)
-        dec_args = [emb, torch.ones(b, p + t, dtype=torch.long)] + past
+        if kv_cache == "ragged":
+            # traced as a prompt (T == total, no past read) of rows of lengths t and t - 1
+            dec_inputs = ["embeddings", "seqlens_k", "total_sequence_length"] + kv_names("past", L)
+            dec_args = [emb, torch.tensor([t - 1, t - 2], dtype=torch.int32), torch.tensor([t], dtype=torch.int32)]
+            dec_args += [torch.zeros(b, H, 0, D) for _ in range(2 * L)]
+        else:
+            dec_inputs = ["embeddings", "attention_mask"] + kv_names("past", L)
+            dec_args = [emb, torch.ones(b, p + t, dtype=torch.long)] + past
         if cfg.arch == "encoder-decoder":
             do("encoder", EncoderGraph(model), (torch.randn(b, s, C), torch.ones(b, s, dtype=torch.long)),
                ["embeddings", "attention_mask"], ["encoder_hidden_states"],
@@ -192,14 +232,25 @@ def export(model, out_dir, name, kv_cache="append", n_greedy=50, logit_steps=MAX
                kv_names("cross", L))
             dec_inputs += kv_names("cross", L) + ["encoder_attention_mask"]
             dec_args += cross + [torch.ones(b, s, dtype=torch.long)]
-        append = kv_cache == "append"
-        do("decoder", DecoderGraph(model, append), tuple(dec_args), dec_inputs,
-           ["logits"] + kv_names("new" if append else "present", L),
-           {"attention_mask": ["batch", "total_sequence"]})
+        local = {"attention_mask": ["batch", "total_sequence"]}
+        if kv_cache == "ragged":
+            local.update({n: ["batch", H, "present_sequence", D] for n in kv_names("present", L)})
+        do("decoder", DecoderGraph(model, kv_cache), tuple(dec_args), dec_inputs,
+           ["logits"] + kv_names("new" if kv_cache == "append" else "present", L), local, kv_cache == "ragged")
 
+    files = {k: dict(v, sha256=sha256(os.path.join(out_dir, v["file"]))) for k, v in graphs.items()}
+    if only is not None:
+        path = os.path.join(out_dir, "model.json")
+        with open(path) as f:
+            manifest = json.load(f)
+        manifest["graphs"].update(files)
+        with open(path, "w") as f:
+            json.dump(manifest, f, indent=1)
+            f.write("\n")
+        check_rebuilds(model, out_dir)
+        return
     tk.write(os.path.join(out_dir, "tokenizer.json"))
     write_golden(model, os.path.join(out_dir, "golden.json"), n_greedy, logit_steps)
-    files = {k: dict(v, sha256=sha256(os.path.join(out_dir, v["file"]))) for k, v in graphs.items()}
     manifest = {
         "name": name,
         "format_version": 1,
@@ -218,10 +269,36 @@ def export(model, out_dir, name, kv_cache="append", n_greedy=50, logit_steps=MAX
     with open(os.path.join(out_dir, "model.json"), "w") as f:
         json.dump(manifest, f, indent=1)
         f.write("\n")
-    # The package alone must rebuild the PyTorch model (the benchmark's eager baseline uses it).
+    check_rebuilds(model, out_dir)
+
+
+def check_rebuilds(model, out_dir):
+    """The package alone must rebuild the PyTorch model (the benchmark's eager baseline uses it)."""
     rebuilt = load_from_package(out_dir)
     for k, v in model.state_dict().items():
         assert torch.equal(v, rebuilt.state_dict()[k]), f"parameter {k} differs in the exported graphs"
+
+
+def declare_outputs(path, names, shapes, dtypes):
+    """Writes the declared element type and shape of every graph output into the ONNX file: the
+    exporter cannot infer them through a com.microsoft operator, and the runtime checks them."""
+    import onnx
+    from onnx import TensorProto
+    model = onnx.load(path)
+    kinds = {"float32": TensorProto.FLOAT, "int64": TensorProto.INT64, "int32": TensorProto.INT32}
+    for out in model.graph.output:
+        if out.name not in names:
+            continue
+        tt = out.type.tensor_type
+        tt.elem_type = kinds[dtypes[out.name]]
+        tt.shape.Clear()
+        for dim in shapes[out.name]:
+            d = tt.shape.dim.add()
+            if isinstance(dim, str):
+                d.dim_param = dim
+            else:
+                d.dim_value = dim
+    onnx.save(model, path)
 
 
 GOLDEN_LOGIT_INPUTS = ["the rent is one thousand two hundred dollars",
@@ -267,11 +344,16 @@ if __name__ == "__main__":
     p.add_argument("package", help="package folder to write, e.g. ../itn-seq2seq")
     p.add_argument("--name", required=True)
     p.add_argument("--from-package", metavar="DIR", help="take the weights from this package instead of a checkpoint")
-    p.add_argument("--kv-cache", choices=["append", "concat"], default="append",
-                   help="decoder outputs: the new positions' keys and values (default) or past and new together")
+    p.add_argument("--kv-cache", choices=["ragged", "append", "concat"], default="ragged",
+                   help="decoder form: GroupQueryAttention over each row's own length (default), "
+                        "the new positions' keys and values only, or past and new together")
+    p.add_argument("--only", metavar="GRAPH", action="append",
+                   help="write only this graph (repeatable) into an existing package and update its "
+                        "entry in model.json; the other files, golden.json included, stay")
     a = p.parse_args()
     if (a.checkpoint is None) == (a.from_package is None):
         p.error("give either a checkpoint or --from-package")
     torch.set_num_threads(2)
-    export(load(a.checkpoint) if a.checkpoint else load_from_package(a.from_package), a.package, a.name, a.kv_cache)
+    export(load(a.checkpoint) if a.checkpoint else load_from_package(a.from_package), a.package, a.name, a.kv_cache,
+           only=a.only)
     print(f"wrote {a.package}")

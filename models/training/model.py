@@ -17,6 +17,11 @@ positions, key masks and a KV cache:
   * `decode(emb, mask, past, cross, enc_mask)`   -> logits (B, T, V), present keys and values
 `mask` covers past and new positions (B, P+T), 1 = attend, 0 = padding; padding may sit
 anywhere, so sequences of different lengths share one batch.
+
+`decode_ragged(emb, seqlens_k, total, past, cross, enc_mask)` is the same decoder with its
+self-attention in ONNX Runtime's GroupQueryAttention (com.microsoft) form: every row's keys sit
+at the front of its cache row and `seqlens_k` (B,) says how many (minus one, counting the new
+token), so each row attends to its own length only and no mask is needed.
 """
 import math
 from dataclasses import dataclass, asdict
@@ -109,6 +114,50 @@ class Attention(nn.Module):
         return self.o(y.transpose(1, 2).reshape(b, t, c))
 
 
+class GroupQueryAttention(torch.autograd.Function):
+    """ONNX Runtime's com.microsoft GroupQueryAttention (CPU kernel), exported as that operator.
+
+    q, k, v (B, T, C) are the projections of T new positions; past_k, past_v (B, H, P, D) the
+    cache; seqlens_k (B,) int32 the keys of each row minus one (past plus new); total (1,) int32
+    the longest row's key count. T == total is a prompt (rows right-padded, no past read); else
+    T must be 1 and row b's new key goes to position seqlens_k[b]. Returns the attention output
+    (B, T, C) and present keys and values (B, H, max(total, P), D): the past with the new
+    positions written in. When the caller binds present to the memory of past, ONNX Runtime
+    writes only the new positions. The forward below is a plain PyTorch reference of the same
+    semantics (used when tracing); query rows beyond a prompt row's length come out as zeros.
+    """
+
+    @staticmethod
+    def forward(ctx, q, k, v, past_k, past_v, seqlens_k, total, heads):
+        b, t, c = q.shape
+        d = c // heads
+        n_total = int(total.reshape(-1)[0])
+        prompt = t == n_total
+        width = max(n_total, past_k.shape[2])
+        present_k = q.new_zeros(b, heads, width, d)
+        present_v = q.new_zeros(b, heads, width, d)
+        if not prompt:
+            present_k[:, :, :past_k.shape[2]] = past_k
+            present_v[:, :, :past_v.shape[2]] = past_v
+        qh, kh, vh = (x.view(b, t, heads, d).transpose(1, 2) for x in (q, k, v))
+        out = q.new_zeros(b, heads, t, d)
+        for r in range(b):
+            keys = int(seqlens_k[r]) + 1
+            start = 0 if prompt else keys - t
+            present_k[r, :, start:start + t] = kh[r]
+            present_v[r, :, start:start + t] = vh[r]
+            for i in range(min(t, keys - start)):
+                seen = start + i + 1
+                att = (qh[r, :, i:i + 1] @ present_k[r, :, :seen].transpose(-2, -1)) / math.sqrt(d)
+                out[r, :, i:i + 1] = F.softmax(att, dim=-1) @ present_v[r, :, :seen]
+        return out.transpose(1, 2).reshape(b, t, c), present_k, present_v
+
+    @staticmethod
+    def symbolic(g, q, k, v, past_k, past_v, seqlens_k, total, heads):
+        return g.op("com.microsoft::GroupQueryAttention", q, k, v, past_k, past_v, seqlens_k, total,
+                    num_heads_i=heads, kv_num_heads_i=heads, outputs=3)
+
+
 class MLP(nn.Module):
     def __init__(self, cfg):
         super().__init__()
@@ -154,6 +203,17 @@ class DecoderBlock(nn.Module):
             k = torch.cat([past_k, k], dim=2)                      # (B, H, P+T, D)
             v = torch.cat([past_v, v], dim=2)
             x = x + self.attn(h, k, v, bias)
+        if self.has_cross:
+            x = x + self.cross(self.ln_cross(x), cross_k, cross_v, cross_bias)
+        return x + self.mlp(self.ln2(x)), k, v
+
+    def forward_ragged(self, x, seqlens_k, total, past_k, past_v, cross_k=None, cross_v=None, cross_bias=None):
+        """forward() with the self-attention of GroupQueryAttention; returns x and the present
+        keys and values (B, H, max(total, P), D)."""
+        h = self.ln1(x)
+        a = self.attn
+        y, k, v = GroupQueryAttention.apply(a.q(h), a.k(h), a.v(h), past_k, past_v, seqlens_k, total, a.h)
+        x = x + a.o(y)
         if self.has_cross:
             x = x + self.cross(self.ln_cross(x), cross_k, cross_v, cross_bias)
         return x + self.mlp(self.ln2(x)), k, v
@@ -208,6 +268,17 @@ class Transformer(nn.Module):
             present.append((k, v))
         logits = self.ln_f(x) @ self.tok.weight.t()                # (B, T, V), tied head
         return logits, present
+
+    def decode_ragged(self, emb, seqlens_k, total, past, cross=None, enc_mask=None):
+        """decode() in the GroupQueryAttention form: no key mask; seqlens_k (B,) int32 and total
+        (1,) int32 as GroupQueryAttention takes them. Returns logits and L x present (k, v)."""
+        cross_bias = key_bias(enc_mask) if cross is not None else None
+        x, present = emb, []
+        for i, block in enumerate(self.decoder):
+            ck, cv = cross[i] if cross is not None else (None, None)
+            x, k, v = block.forward_ragged(x, seqlens_k, total, past[i][0], past[i][1], ck, cv, cross_bias)
+            present.append((k, v))
+        return self.ln_f(x) @ self.tok.weight.t(), present
 
     # -- helpers for training and reference generation -----------------------
 

@@ -1,7 +1,7 @@
 """Writes the small packages the runtime's tests decode with: for each architecture, one model
-with random weights exported in both decoder forms (the decoder returning only the new keys and
-values, and the older one returning past and new together), so that the tests can check that
-the two forms generate the same tokens.
+with random weights exported in every decoder form (GroupQueryAttention over each row's own
+length, the decoder returning only the new keys and values, and the oldest one returning past
+and new together), so that the tests can check that the forms generate the same tokens.
 
     /usr/bin/python3 test_packages.py ../../services/runtime/src/test/resources/packages
 
@@ -38,7 +38,7 @@ if __name__ == "__main__":
     torch.set_num_threads(2)
     for arch, short, seed in (("encoder-decoder", "seq2seq", 1), ("decoder-only", "gpt", 2)):
         model = tiny(arch, seed)
-        for form in ("append", "concat"):
+        for form in ("ragged", "append", "concat"):
             name = f"tiny-{short}-{form}"
             export.export(model, os.path.join(a.out, name), name, form, n_greedy=8, logit_steps=16)
             print(f"wrote {name}")

@@ -34,7 +34,8 @@ final class AppendingKvCache extends KvCache {
     }
 
     @Override
-    void bindStep(DecoderGraph.Call call) throws OrtException {
+    void bindStep(DecoderGraph.Call call, int[] column) throws OrtException {
+        graph.keyMask(call, stepMask(), slots);
         fresh.ensure(slots * heads * headDim, 0);
         long[] past = {slots, heads, positions, headDim}, added = {slots, heads, 1, headDim};
         for (int i = 0; i < kv.count(); i++) {

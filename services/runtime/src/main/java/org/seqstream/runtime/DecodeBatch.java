@@ -202,11 +202,11 @@ public final class DecodeBatch implements AutoCloseable {
             column[r] = row.live() ? row.position : -1;
         }
         try (DecoderGraph.Call call = new DecoderGraph.Call()) {
-            cache.bindStep(call);
+            cache.bindStep(call, column);
             if (cross != null) {
                 cross.bindStep(call);
             }
-            slots.stepped(graph.decode(call, ids, positions, cache.stepMask(), n, 1));
+            slots.stepped(graph.decode(call, ids, positions, n, 1));
         }
         cache.afterStep(column);
         for (int r = 0; r < n; r++) {

@@ -7,6 +7,7 @@ import ai.onnxruntime.OrtSession;
 
 import java.nio.ByteBuffer;
 import java.nio.FloatBuffer;
+import java.nio.IntBuffer;
 import java.nio.LongBuffer;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -55,24 +56,38 @@ class DecoderGraph implements AutoCloseable {
         }
     }
 
-    private enum Scratch { IDS, POSITIONS, MASK, ENCODER_MASK }
+    /** How a package's decoder reads and returns its self-attention keys and values. */
+    enum Form {
+        /**
+         * GroupQueryAttention: {@code seqlens_k} and {@code total_sequence_length} instead of a key
+         * mask, each row attends to its own length; {@code present_key_i} is bound to the memory of
+         * {@code past_key_i}, so a step writes its new position in place.
+         */
+        RAGGED,
+        /** A key mask over the whole axis; returns only the new positions ({@code new_key_i}). */
+        APPEND,
+        /** A key mask over the whole axis; returns past and new together ({@code present_key_i}). */
+        CONCAT
+    }
+
+    private enum Scratch { IDS, POSITIONS, MASK, ENCODER_MASK, SEQLENS, TOTAL }
 
     private final OnnxModel model;
     private final ModelPackage pkg;
     private final OrtEnvironment env = OrtEnvironment.getEnvironment();
-    private final boolean appends;
+    private final Form form;
     /** Per layer i: {@code past_key_i}, {@code past_value_i} at 2i and 2i+1; the outputs and cross inputs likewise. */
     private final String[] pastNames, kvOutputNames, crossNames;
-    private final ByteBuffer[] longScratch = new ByteBuffer[Scratch.values().length];
+    private final ByteBuffer[] scratch = new ByteBuffer[Scratch.values().length];
     private FloatBuffer logits = floats(0);
     private FloatBuffer hidden = floats(0);
 
     DecoderGraph(OnnxModel model) {
         this.model = model;
         this.pkg = model.pkg();
-        this.appends = appendsToCache(pkg);
+        this.form = form(pkg);
         int layers = pkg.decoderLayers();
-        String outPrefix = appends ? "new_" : "present_";
+        String outPrefix = form == Form.APPEND ? "new_" : "present_";
         pastNames = new String[2 * layers];
         kvOutputNames = new String[2 * layers];
         crossNames = new String[2 * layers];
@@ -86,20 +101,21 @@ class DecoderGraph implements AutoCloseable {
         }
     }
 
-    /**
-     * Whether the package's decoder returns only the new positions' keys and values
-     * ({@code new_key_0}) rather than past and new together ({@code present_key_0}).
-     */
-    static boolean appendsToCache(ModelPackage pkg) {
-        return pkg.graph(ModelPackage.DECODER).outputs().stream().anyMatch(o -> o.name().equals("new_key_0"));
+    /** The form of the package's decoder, told by its inputs ({@code seqlens_k}) and outputs ({@code new_key_0}). */
+    static Form form(ModelPackage pkg) {
+        GraphSpec decoder = pkg.graph(ModelPackage.DECODER);
+        if (decoder.inputs().stream().anyMatch(i -> i.name().equals("seqlens_k"))) {
+            return Form.RAGGED;
+        }
+        return decoder.outputs().stream().anyMatch(o -> o.name().equals("new_key_0")) ? Form.APPEND : Form.CONCAT;
     }
 
     ModelPackage pkg() {
         return pkg;
     }
 
-    boolean appends() {
-        return appends;
+    Form form() {
+        return form;
     }
 
     String[] pastNames() {
@@ -132,24 +148,37 @@ class DecoderGraph implements AutoCloseable {
     }
 
     /**
-     * Embeds {@code ids} [n, t] at {@code positions} and runs the decoder with the attention
-     * mask {@code mask} [n, mask.length / n] and the call's other inputs (the past, and the cross
-     * inputs of encoder-decoder models), writing its key and value outputs where the call binds
-     * them. Returns the logits [n, t, vocab], valid until the next call.
+     * Embeds {@code ids} [n, t] at {@code positions} and runs the decoder with the call's other
+     * inputs (the key layout, the past, and the cross inputs of encoder-decoder models), writing
+     * its key and value outputs where the call binds them. Returns the logits [n, t, vocab],
+     * valid until the next call.
      */
-    FloatBuffer decode(Call call, long[] ids, long[] positions, long[] mask, int n, int t) throws OrtException {
+    FloatBuffer decode(Call call, long[] ids, long[] positions, int n, int t) throws OrtException {
         OnnxTensor i = call.own(longs(Scratch.IDS, ids, new long[] {n, t}));
         OnnxTensor p = call.own(longs(Scratch.POSITIONS, positions, new long[] {n, t}));
         OrtSession.Result emb = call.own(model.session(ModelPackage.EMBEDDING).run(Map.of("input_ids", i, "position_ids", p)));
         Map<String, OnnxTensor> in = new HashMap<>(call.inputs);
         in.put("embeddings", (OnnxTensor) emb.get(0));
-        in.put("attention_mask", call.own(longs(Scratch.MASK, mask, new long[] {n, mask.length / n})));
         int vocab = pkg.vocabSize();
         logits = atLeast(logits, n * t * vocab);
         Map<String, OnnxTensor> out = new HashMap<>(call.outputs);
         out.put("logits", call.own(TensorBuffers.tensor(logits, new long[] {n, t, vocab})));
         call.own(model.session(ModelPackage.DECODER).run(in, out));
         return logits;
+    }
+
+    /** The key mask [n, mask.length / n] of the mask forms as an input of {@code call}. */
+    void keyMask(Call call, long[] mask, int n) throws OrtException {
+        call.input("attention_mask", longs(Scratch.MASK, mask, new long[] {n, mask.length / n}));
+    }
+
+    /**
+     * The key layout of the ragged form as inputs of {@code call}: row r holds
+     * {@code seqlensK[r] + 1} keys counting its new one(s), the longest {@code total}.
+     */
+    void seqLens(Call call, int[] seqlensK, int total) throws OrtException {
+        call.input("seqlens_k", ints(Scratch.SEQLENS, seqlensK, new long[] {seqlensK.length}));
+        call.input("total_sequence_length", ints(Scratch.TOTAL, new int[] {total}, new long[] {1}));
     }
 
     /** The encoder attention mask [n, source] as an input of {@code call}. */
@@ -163,15 +192,26 @@ class DecoderGraph implements AutoCloseable {
 
     /** A tensor of {@code shape} holding {@code data[0, len)}, in the direct buffer kept for {@code which}. */
     private OnnxTensor longs(Scratch which, long[] data, int len, long[] shape) throws OrtException {
-        ByteBuffer b = longScratch[which.ordinal()];
-        if (b == null || b.capacity() < len * Long.BYTES) {
+        LongBuffer view = scratch(which, len * Long.BYTES).asLongBuffer();
+        view.put(data, 0, len).flip();
+        return OnnxTensor.createTensor(env, view, shape);
+    }
+
+    /** The direct buffer kept for {@code which}, with room for {@code bytes}. */
+    private ByteBuffer scratch(Scratch which, int bytes) {
+        ByteBuffer b = scratch[which.ordinal()];
+        if (b == null || b.capacity() < bytes) {
             DirectMemory.free(b);
             int cap = b == null ? 0 : b.capacity();
-            b = DirectMemory.allocate(Math.max(len * Long.BYTES, cap + cap / 4));
-            longScratch[which.ordinal()] = b;
+            b = DirectMemory.allocate(Math.max(bytes, cap + cap / 4));
+            scratch[which.ordinal()] = b;
         }
-        LongBuffer view = b.asLongBuffer();
-        view.put(data, 0, len).flip();
+        return b;
+    }
+
+    private OnnxTensor ints(Scratch which, int[] data, long[] shape) throws OrtException {
+        IntBuffer view = scratch(which, data.length * Integer.BYTES).asIntBuffer();
+        view.put(data).flip();
         return OnnxTensor.createTensor(env, view, shape);
     }
 
@@ -185,9 +225,9 @@ class DecoderGraph implements AutoCloseable {
 
     @Override
     public void close() {
-        for (int i = 0; i < longScratch.length; i++) {
-            DirectMemory.free(longScratch[i]);
-            longScratch[i] = null;
+        for (int i = 0; i < scratch.length; i++) {
+            DirectMemory.free(scratch[i]);
+            scratch[i] = null;
         }
         logits = floats(0);
         hidden = floats(0);

@@ -8,14 +8,14 @@ import java.util.Arrays;
  * The self-attention KV cache of a batch, one row per slot: per layer keys and values
  * [slots, heads, positions, head_dim] in direct buffers it owns, and the key mask
  * [slots, positions] saying which positions each row attends to (a row's positions may sit
- * anywhere on the axis: position ids are explicit). One subclass per decoder form, told apart by
- * the graph's outputs ({@link DecoderGraph#appendsToCache}).
+ * anywhere on the axis: position ids are explicit). One subclass per decoder form
+ * ({@link DecoderGraph#form}).
  *
  * <p>{@code kv} holds the cache; {@code target} is where a relayout (placement into wider rows,
  * compaction, a resize) writes before the two swap, and where the past-and-present form's
  * decoder writes its present.
  */
-abstract sealed class KvCache implements AutoCloseable permits AppendingKvCache, SwappingKvCache {
+abstract sealed class KvCache implements AutoCloseable permits RaggedKvCache, AppendingKvCache, SwappingKvCache {
     protected final DecoderGraph graph;
     protected final int heads, headDim;
     protected TensorBuffers kv, target;
@@ -31,7 +31,11 @@ abstract sealed class KvCache implements AutoCloseable permits AppendingKvCache,
     }
 
     static KvCache of(DecoderGraph graph) {
-        return graph.appends() ? new AppendingKvCache(graph) : new SwappingKvCache(graph);
+        return switch (graph.form()) {
+            case RAGGED -> new RaggedKvCache(graph);
+            case APPEND -> new AppendingKvCache(graph);
+            case CONCAT -> new SwappingKvCache(graph);
+        };
     }
 
     /** Free positions a fresh layout leaves at the end of every row. */
@@ -40,8 +44,11 @@ abstract sealed class KvCache implements AutoCloseable permits AppendingKvCache,
     /** Before a step whose longest row has {@code longest} positions: make room for its new key. */
     abstract void beforeStep(int longest);
 
-    /** Binds the past and the key and value outputs of a one-token step over every slot. */
-    abstract void bindStep(DecoderGraph.Call call) throws OrtException;
+    /**
+     * Binds the key layout, the past and the key and value outputs of a one-token step over
+     * every slot, whose new key goes to position {@code column[r]} of slot r (-1: a free slot).
+     */
+    abstract void bindStep(DecoderGraph.Call call, int[] column) throws OrtException;
 
     /** After the step: slot r's new key went to position {@code column[r]} (-1: a free slot, nothing to keep). */
     abstract void afterStep(int[] column);

@@ -44,14 +44,22 @@ final class Prefill implements AutoCloseable {
         }
         int t = Arrays.stream(prompts).mapToInt(p -> p.length).max().orElseThrow();
         long[] ids = new long[n * t], positions = new long[n * t], mask = new long[n * t];
+        int[] seqlens = new int[n];
         for (int r = 0; r < n; r++) {
             for (int j = 0; j < prompts[r].length; j++) {
                 ids[r * t + j] = prompts[r][j];
                 positions[r * t + j] = j;
                 mask[r * t + j] = 1;
             }
+            seqlens[r] = prompts[r].length - 1;
         }
         try (DecoderGraph.Call call = new DecoderGraph.Call()) {
+            // a prompt, right-padded: the ragged form takes each row's length, the others a key mask
+            if (graph.form() == DecoderGraph.Form.RAGGED) {
+                graph.seqLens(call, seqlens, t);
+            } else {
+                graph.keyMask(call, mask, n);
+            }
             long[] empty = {n, pkg.nHeads(), 0, pkg.headDim()}, present = {n, pkg.nHeads(), t, pkg.headDim()};
             prefilled.ensure(n * pkg.nHeads() * t * pkg.headDim(), 0);
             for (int i = 0; i < graph.pastNames().length; i++) {
@@ -62,7 +70,7 @@ final class Prefill implements AutoCloseable {
                 cross.prepare(group.stream().map(DecodeBatch.Sequence::encoderHidden).toList());
                 cross.bindPrefill(call, n);
             }
-            FloatBuffer logits = graph.decode(call, ids, positions, mask, n, t);
+            FloatBuffer logits = graph.decode(call, ids, positions, n, t);
             place(group, prompts, t, prefilled, logits);
         }
     }

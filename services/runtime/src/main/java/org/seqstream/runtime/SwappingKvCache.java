@@ -24,7 +24,8 @@ final class SwappingKvCache extends KvCache {
     }
 
     @Override
-    void bindStep(DecoderGraph.Call call) throws OrtException {
+    void bindStep(DecoderGraph.Call call, int[] column) throws OrtException {
+        graph.keyMask(call, stepMask(), slots);
         target.ensure(slots * heads * (positions + 1) * headDim, 0);
         long[] past = {slots, heads, positions, headDim}, present = {slots, heads, positions + 1, headDim};
         for (int i = 0; i < kv.count(); i++) {

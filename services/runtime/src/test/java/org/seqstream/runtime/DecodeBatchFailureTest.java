@@ -152,11 +152,11 @@ class DecodeBatchFailureTest {
         seqs.add(new DecodeBatch.Sequence("guilty", ids, hidden(m, ids), generated, SAMPLED));
         DecoderGraph faulty = new DecoderGraph(m.model()) {
             @Override
-            FloatBuffer decode(Call call, long[] ids, long[] positions, long[] mask, int n, int t) throws OrtException {
+            FloatBuffer decode(Call call, long[] ids, long[] positions, int n, int t) throws OrtException {
                 if (Arrays.stream(ids).anyMatch(id -> id == poison)) {
                     throw new OrtException("injected fault");
                 }
-                return super.decode(call, ids, positions, mask, n, t);
+                return super.decode(call, ids, positions, n, t);
             }
         };
         // When they decode together, the guilty one joining a running batch
@@ -191,12 +191,12 @@ class DecodeBatchFailureTest {
         int[] stepFaults = new int[1];
         DecoderGraph faulty = new DecoderGraph(m.model()) {
             @Override
-            FloatBuffer decode(Call call, long[] ids, long[] positions, long[] mask, int n, int t) throws OrtException {
+            FloatBuffer decode(Call call, long[] ids, long[] positions, int n, int t) throws OrtException {
                 if (t == 1 && Arrays.stream(positions).anyMatch(p -> p >= start)) {
                     stepFaults[0]++;
                     throw new OrtException("injected step fault");
                 }
-                return super.decode(call, ids, positions, mask, n, t);
+                return super.decode(call, ids, positions, n, t);
             }
         };
         // When they decode in one batch

@@ -11,13 +11,13 @@ import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The two decoder forms a package may ship: one returning only the new positions' keys and values
- * (appended to the cache in place) and one returning past and new together. The test packages
- * (models/training/test_packages.py) hold the same random weights in both forms.
+ * The three decoder forms a package may ship: GroupQueryAttention over each row's own length
+ * (present written into the past's memory), one returning only the new positions' keys and
+ * values (appended to the cache), and one returning past and new together. The test packages
+ * (models/training/test_packages.py) hold the same random weights in every form.
  */
 class DecoderFormsTest {
     private static final List<String> INPUTS = java.util.stream.Stream.concat(DecodeBatchTest.INPUTS.stream(),
@@ -63,34 +63,37 @@ class DecoderFormsTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"seq2seq", "gpt"})
-    void bothDecoderFormsGenerateTheSameTokensFromTheSameLogits(String arch) {
-        // Given one model in both forms
-        Opened appending = open("tiny-" + arch + "-append");
+    void everyDecoderFormGeneratesTheSameTokensFromTheSameLogits(String arch) {
+        // Given one model in every form
         Opened concatenating = open("tiny-" + arch + "-concat");
-        assertTrue(DecoderGraph.appendsToCache(appending.pkg()));
-        assertFalse(DecoderGraph.appendsToCache(concatenating.pkg()));
-        // When the same sampled requests join a running batch of each
-        int[] appendPositions = {0}, concatPositions = {0};
-        Map<String, Generation> a = decode(appending, appendPositions);
+        assertEquals(DecoderGraph.Form.CONCAT, DecoderGraph.form(concatenating.pkg()));
+        int[] concatPositions = {0};
         Map<String, Generation> c = decode(concatenating, concatPositions);
-        // Then every sequence gets the same tokens, chosen from the same logits (to float rounding)
-        assertEquals(INPUTS.size(), a.size());
         assertEquals(INPUTS.size(), c.size());
-        int longest = 0;
-        for (String key : a.keySet()) {
-            Generation x = a.get(key), y = c.get(key);
-            assertArrayEquals(y.ids(), x.ids(), key);
-            assertEquals(y.finishReason(), x.finishReason(), key);
-            assertEquals(y.stepLogits().size(), x.stepLogits().size(), key);
-            for (int s = 0; s < x.stepLogits().size(); s++) {
-                assertArrayEquals(y.stepLogits().get(s), x.stepLogits().get(s), 1e-4f, key + " step " + s);
-            }
-            longest = Math.max(longest, x.ids().length);
-        }
-        // and the outputs were long enough for the appended cache to be resized several times
-        assertTrue(longest > 4 * AppendingKvCache.SLACK, "longest output " + longest);
-        assertTrue(appendPositions[0] > 0 && concatPositions[0] > 0);
-        appending.model().close();
         concatenating.model().close();
+        for (DecoderGraph.Form form : List.of(DecoderGraph.Form.RAGGED, DecoderGraph.Form.APPEND)) {
+            Opened other = open("tiny-" + arch + "-" + (form == DecoderGraph.Form.RAGGED ? "ragged" : "append"));
+            assertEquals(form, DecoderGraph.form(other.pkg()));
+            // When the same sampled requests join a running batch of each
+            int[] positions = {0};
+            Map<String, Generation> a = decode(other, positions);
+            // Then every sequence gets the same tokens, chosen from the same logits (to float rounding)
+            assertEquals(INPUTS.size(), a.size());
+            int longest = 0;
+            for (String key : a.keySet()) {
+                Generation x = a.get(key), y = c.get(key);
+                assertArrayEquals(y.ids(), x.ids(), form + " " + key);
+                assertEquals(y.finishReason(), x.finishReason(), key);
+                assertEquals(y.stepLogits().size(), x.stepLogits().size(), key);
+                for (int s = 0; s < x.stepLogits().size(); s++) {
+                    assertArrayEquals(y.stepLogits().get(s), x.stepLogits().get(s), 1e-4f, form + " " + key + " step " + s);
+                }
+                longest = Math.max(longest, x.ids().length);
+            }
+            // and the outputs were long enough for the cache's axis to be resized several times
+            assertTrue(longest > 4 * AppendingKvCache.SLACK, "longest output " + longest);
+            assertTrue(positions[0] > 0 && concatPositions[0] > 0);
+            other.model().close();
+        }
     }
 }

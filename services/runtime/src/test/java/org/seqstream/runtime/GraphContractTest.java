@@ -48,6 +48,9 @@ class GraphContractTest {
         return String.join(" ", out);
     }
 
+    /** The ragged form's key layout: each row's key count minus one, and the longest row's. */
+    private static final String SEQLENS = "seqlens_k:INT32[-1] total_sequence_length:INT32[1]";
+
     private static final String EMBEDDING =
             "input_ids:INT64[-1, -1] position_ids:INT64[-1, -1] -> embeddings:FLOAT[-1, -1, " + C + "]";
 
@@ -59,9 +62,9 @@ class GraphContractTest {
         assertEquals("embeddings:FLOAT[-1, -1, " + C + "] attention_mask:INT64[-1, -1]"
                 + " -> encoder_hidden_states:FLOAT[-1, -1, " + C + "]", g.get("encoder"));
         assertEquals("encoder_hidden_states:FLOAT[-1, -1, " + C + "] -> " + kv("cross", 3), g.get("cross_kv"));
-        assertEquals("embeddings:FLOAT[-1, -1, " + C + "] attention_mask:INT64[-1, -1] " + kv("past", 3) + " "
+        assertEquals("embeddings:FLOAT[-1, -1, " + C + "] " + SEQLENS + " " + kv("past", 3) + " "
                 + kv("cross", 3) + " encoder_attention_mask:INT64[-1, -1]"
-                + " -> logits:FLOAT[-1, -1, " + V + "] " + kv("new", 3), g.get("decoder"));
+                + " -> logits:FLOAT[-1, -1, " + V + "] " + kv("present", 3), g.get("decoder"));
     }
 
     @Test
@@ -69,7 +72,7 @@ class GraphContractTest {
         Map<String, String> g = actual(Shipped.GPT);
         assertEquals(List.of("embedding", "decoder"), List.copyOf(g.keySet()));
         assertEquals(EMBEDDING, g.get("embedding"));
-        assertEquals("embeddings:FLOAT[-1, -1, " + C + "] attention_mask:INT64[-1, -1] " + kv("past", 6)
-                + " -> logits:FLOAT[-1, -1, " + V + "] " + kv("new", 6), g.get("decoder"));
+        assertEquals("embeddings:FLOAT[-1, -1, " + C + "] " + SEQLENS + " " + kv("past", 6)
+                + " -> logits:FLOAT[-1, -1, " + V + "] " + kv("present", 6), g.get("decoder"));
     }
 }

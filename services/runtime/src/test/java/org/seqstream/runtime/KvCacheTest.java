@@ -9,7 +9,7 @@ import java.nio.file.Path;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-/** The cache layouts with known numbers: placement, growth, compaction and the step mask, for both decoder forms. */
+/** The cache layouts with known numbers: placement, growth, compaction and the step mask, for every decoder form. */
 class KvCacheTest {
     private static DecoderGraph graph(String name) {
         try {
@@ -60,7 +60,7 @@ class KvCacheTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"tiny-gpt-append", "tiny-gpt-concat"})
+    @ValueSource(strings = {"tiny-gpt-ragged", "tiny-gpt-append", "tiny-gpt-concat"})
     void placedRowsHoldTheirPositionsAndZerosBeyond(String name) {
         try (KvCache c = KvCache.of(graph(name))) {
             // Given two prefilled rows of 3 and 2 positions, placed into an empty cache
@@ -86,7 +86,7 @@ class KvCacheTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"tiny-gpt-append", "tiny-gpt-concat"})
+    @ValueSource(strings = {"tiny-gpt-ragged", "tiny-gpt-append", "tiny-gpt-concat"})
     void aLongerNewcomerWidensTheRunningRowsWithoutMovingTheirPositions(String name) {
         try (KvCache c = KvCache.of(graph(name))) {
             try (TensorBuffers p = prefilled(c, 2, new int[] {2, 2}, 0)) {
@@ -112,7 +112,7 @@ class KvCacheTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"tiny-gpt-append", "tiny-gpt-concat"})
+    @ValueSource(strings = {"tiny-gpt-ragged", "tiny-gpt-append", "tiny-gpt-concat"})
     void compactionKeepsTheLiveRowsInOrderPackedToTheFront(String name) {
         try (KvCache c = KvCache.of(graph(name))) {
             // Given three rows of 4, 2 and 3 positions, a hole in the last one's mask

@@ -1,0 +1,59 @@
+package org.seqstream.runtime;
+
+import ai.onnxruntime.OrtException;
+
+/**
+ * The cache of a GroupQueryAttention decoder ({@link DecoderGraph.Form#RAGGED}): every row's
+ * keys sit at the front of its row, and the step's {@code seqlens_k} tells the kernel how many,
+ * so each row attends to its own length only, not to the longest row's. The present outputs are
+ * bound to the memory of the past inputs: the kernel writes each row's new key and value at
+ * position {@code seqlens_k[r]} in place, and nothing is copied per step. The axis is a capacity
+ * that grows with one copy, {@value #SLACK} positions at a time, when the longest row reaches
+ * its end (the kernel's present must be as long as its past to share its memory).
+ */
+final class RaggedKvCache extends KvCache {
+    /** Free positions a resize leaves at the end of the longest row. */
+    static final int SLACK = 16;
+
+    RaggedKvCache(DecoderGraph graph) {
+        super(graph);
+    }
+
+    @Override
+    int slack() {
+        return SLACK;
+    }
+
+    @Override
+    void beforeStep(int longest) {
+        if (longest >= positions) {
+            relayout(longest + SLACK);
+        }
+    }
+
+    @Override
+    void bindStep(DecoderGraph.Call call, int[] column) throws OrtException {
+        int[] seqlens = new int[slots];
+        int total = 1;
+        for (int r = 0; r < slots; r++) {
+            // a free slot computes a pad token at position 0 of its own row, never read
+            seqlens[r] = Math.max(column[r], 0);
+            total = Math.max(total, seqlens[r] + 1);
+        }
+        graph.seqLens(call, seqlens, total);
+        long[] shape = {slots, heads, positions, headDim};
+        for (int i = 0; i < kv.count(); i++) {
+            call.input(graph.pastNames()[i], kv.tensor(i, shape));
+            call.output(graph.kvOutputNames()[i], kv.tensor(i, shape));
+        }
+    }
+
+    @Override
+    void afterStep(int[] column) {
+        for (int r = 0; r < slots; r++) {
+            if (column[r] >= 0) {
+                mask[r * positions + column[r]] = 1;
+            }
+        }
+    }
+}
