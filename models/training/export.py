@@ -11,13 +11,15 @@ The package holds one ONNX graph per pipeline stage, all float32, batch and leng
                   past_key_i, past_value_i (B, H, P, D)
                   [+ cross_key_i, cross_value_i (B, H, S, D), encoder_attention_mask (B, S)]
                                                                        -> logits (B, T, V), new_key_i, new_value_i (B, H, T, D)
+                  (the default form differs: see below)
 encoder.onnx and cross_kv.onnx exist for the encoder-decoder only. Cross-attention keys and
 values are computed once per sequence by cross_kv.onnx, never at every decoding step.
 
 The decoder's self-attention is ONNX Runtime's GroupQueryAttention (com.microsoft), the
 default `--kv-cache ragged` form; its inputs replace attention_mask with
                   seqlens_k (B) int32, total_sequence_length (1) int32
-and its key and value outputs are present_key_i, present_value_i (B, H, max(P, total), D). Each
+its logits are those of each row's last position only (B, 1, V), and its key and value
+outputs are present_key_i, present_value_i (B, H, max(P, total), D). Each
 row's keys sit at the front of its cache row, seqlens_k counts them (minus one, with the new
 token), and every row attends to its own length only; the runtime binds present to the memory
 of past, so a step writes only the new positions. A step is one token per row; a prompt is
@@ -235,6 +237,7 @@ def export(model, out_dir, name, kv_cache="ragged", n_greedy=50, logit_steps=MAX
         local = {"attention_mask": ["batch", "total_sequence"]}
         if kv_cache == "ragged":
             local.update({n: ["batch", H, "present_sequence", D] for n in kv_names("present", L)})
+            local["logits"] = ["batch", 1, V]
         do("decoder", DecoderGraph(model, kv_cache), tuple(dec_args), dec_inputs,
            ["logits"] + kv_names("new" if kv_cache == "append" else "present", L), local, kv_cache == "ragged")
 

@@ -271,13 +271,19 @@ class Transformer(nn.Module):
 
     def decode_ragged(self, emb, seqlens_k, total, past, cross=None, enc_mask=None):
         """decode() in the GroupQueryAttention form: no key mask; seqlens_k (B,) int32 and total
-        (1,) int32 as GroupQueryAttention takes them. Returns logits and L x present (k, v)."""
+        (1,) int32 as GroupQueryAttention takes them. Returns the logits of each row's last
+        position only (B, 1, V): of a prompt row its position seqlens_k, of a step its one token;
+        nothing else is ever read, and at a large vocabulary the head over every prompt position
+        is a fifth of a prefill's work. And L x present (k, v)."""
         cross_bias = key_bias(enc_mask) if cross is not None else None
         x, present = emb, []
         for i, block in enumerate(self.decoder):
             ck, cv = cross[i] if cross is not None else (None, None)
             x, k, v = block.forward_ragged(x, seqlens_k, total, past[i][0], past[i][1], ck, cv, cross_bias)
             present.append((k, v))
+        seq = seqlens_k.to(torch.long)
+        last = torch.minimum(seq, torch.ones_like(seq) * (x.shape[1] - 1))      # (B,)
+        x = x.gather(1, last.view(-1, 1, 1).expand(-1, 1, x.shape[2]))          # (B, 1, C)
         return self.ln_f(x) @ self.tok.weight.t(), present
 
     # -- helpers for training and reference generation -----------------------

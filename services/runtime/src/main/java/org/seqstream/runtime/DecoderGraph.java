@@ -76,6 +76,8 @@ class DecoderGraph implements AutoCloseable {
     private final ModelPackage pkg;
     private final OrtEnvironment env = OrtEnvironment.getEnvironment();
     private final Form form;
+    /** Whether the decoder returns the logits of each row's last position only ([n, 1, vocab]). */
+    private final boolean lastLogitsOnly;
     /** Per layer i: {@code past_key_i}, {@code past_value_i} at 2i and 2i+1; the outputs and cross inputs likewise. */
     private final String[] pastNames, kvOutputNames, crossNames;
     private final ByteBuffer[] scratch = new ByteBuffer[Scratch.values().length];
@@ -86,6 +88,8 @@ class DecoderGraph implements AutoCloseable {
         this.model = model;
         this.pkg = model.pkg();
         this.form = form(pkg);
+        this.lastLogitsOnly = pkg.graph(ModelPackage.DECODER).outputs().stream()
+                .anyMatch(o -> o.name().equals("logits") && o.ortShape()[1] == 1);
         int layers = pkg.decoderLayers();
         String outPrefix = form == Form.APPEND ? "new_" : "present_";
         pastNames = new String[2 * layers];
@@ -116,6 +120,14 @@ class DecoderGraph implements AutoCloseable {
 
     Form form() {
         return form;
+    }
+
+    /**
+     * Where row r's next-token logits start in what {@link #decode} returned for rows of
+     * {@code t} positions, the row's last at {@code length - 1}.
+     */
+    int lastLogits(int r, int t, int length) {
+        return (lastLogitsOnly ? r : r * t + length - 1) * pkg.vocabSize();
     }
 
     String[] pastNames() {
@@ -150,8 +162,9 @@ class DecoderGraph implements AutoCloseable {
     /**
      * Embeds {@code ids} [n, t] at {@code positions} and runs the decoder with the call's other
      * inputs (the key layout, the past, and the cross inputs of encoder-decoder models), writing
-     * its key and value outputs where the call binds them. Returns the logits [n, t, vocab],
-     * valid until the next call.
+     * its key and value outputs where the call binds them. Returns the logits [n, t, vocab]
+     * (or [n, 1, vocab], of each row's last position: see {@link #lastLogits}), valid until the
+     * next call.
      */
     FloatBuffer decode(Call call, long[] ids, long[] positions, int n, int t) throws OrtException {
         OnnxTensor i = call.own(longs(Scratch.IDS, ids, new long[] {n, t}));
@@ -159,10 +172,10 @@ class DecoderGraph implements AutoCloseable {
         OrtSession.Result emb = call.own(model.session(ModelPackage.EMBEDDING).run(Map.of("input_ids", i, "position_ids", p)));
         Map<String, OnnxTensor> in = new HashMap<>(call.inputs);
         in.put("embeddings", (OnnxTensor) emb.get(0));
-        int vocab = pkg.vocabSize();
-        logits = atLeast(logits, n * t * vocab);
+        int vocab = pkg.vocabSize(), rows = lastLogitsOnly ? 1 : t;
+        logits = atLeast(logits, n * rows * vocab);
         Map<String, OnnxTensor> out = new HashMap<>(call.outputs);
-        out.put("logits", call.own(TensorBuffers.tensor(logits, new long[] {n, t, vocab})));
+        out.put("logits", call.own(TensorBuffers.tensor(logits, new long[] {n, rows, vocab})));
         call.own(model.session(ModelPackage.DECODER).run(in, out));
         return logits;
     }

@@ -19,7 +19,6 @@ final class Prefill implements AutoCloseable {
     private final KvCache cache;
     private final CrossKvCache cross;
     private final Slots slots;
-    private final int vocab;
     /** The newcomers' keys and values [n, heads, t, head_dim] of the last call. */
     private final TensorBuffers prefilled;
 
@@ -29,7 +28,6 @@ final class Prefill implements AutoCloseable {
         this.cache = cache;
         this.cross = cross;
         this.slots = slots;
-        this.vocab = pkg.vocabSize();
         this.prefilled = new TensorBuffers(graph.kvOutputNames().length);
     }
 
@@ -91,7 +89,7 @@ final class Prefill implements AutoCloseable {
         for (int r = 0; r < n; r++) {
             DecodeRow row = new DecodeRow(group.get(r));
             row.position = lengths[r];
-            slots.put(slot[r], row, logits, (r * t + lengths[r] - 1) * vocab);
+            slots.put(slot[r], row, logits, graph.lastLogits(r, t, lengths[r]));
         }
     }
 

@@ -64,7 +64,7 @@ class GraphContractTest {
         assertEquals("encoder_hidden_states:FLOAT[-1, -1, " + C + "] -> " + kv("cross", 3), g.get("cross_kv"));
         assertEquals("embeddings:FLOAT[-1, -1, " + C + "] " + SEQLENS + " " + kv("past", 3) + " "
                 + kv("cross", 3) + " encoder_attention_mask:INT64[-1, -1]"
-                + " -> logits:FLOAT[-1, -1, " + V + "] " + kv("present", 3), g.get("decoder"));
+                + " -> logits:FLOAT[-1, 1, " + V + "] " + kv("present", 3), g.get("decoder"));
     }
 
     @Test
@@ -73,6 +73,6 @@ class GraphContractTest {
         assertEquals(List.of("embedding", "decoder"), List.copyOf(g.keySet()));
         assertEquals(EMBEDDING, g.get("embedding"));
         assertEquals("embeddings:FLOAT[-1, -1, " + C + "] " + SEQLENS + " " + kv("past", 6)
-                + " -> logits:FLOAT[-1, -1, " + V + "] " + kv("present", 6), g.get("decoder"));
+                + " -> logits:FLOAT[-1, 1, " + V + "] " + kv("present", 6), g.get("decoder"));
     }
 }
