@@ -9,11 +9,13 @@
 #   loadtest/bench-size.sh [--size gpt2-small|t5-small|all] [--concurrency 1,8,32,64] [--duration S]
 #                          [--warmup S] [--max-new-tokens N] [--out-root DIR]
 #
-# Each level runs --warmup (20) then --duration (60) seconds: at concurrency 64 a request takes
-# 5-15 s end to end at these sizes on two cores, and a level must hold many of them.
+# Each level runs --warmup (30) then --duration (90) seconds: at concurrency 64 a request takes
+# 20-40 s end to end at these sizes on two cores, and a level must hold many of them.
 #
 # Reports go to loadtest/reports/<size>-random/ (or --out-root). Random weights never emit EOS:
-# every request generates exactly --max-new-tokens tokens (32). Making the packages needs PyTorch
+# every request generates exactly --max-new-tokens tokens (128, a usual completion length; the
+# prompts are the ITN test sentences, about 45 tokens). In process, batch size b decodes the
+# first max(b, 8 x b) of the 64 inputs, and 8 requests are timed alone. Making the packages needs PyTorch
 # and onnx for Python (installed with apt-get when missing); the benchmark itself does not.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,9 +23,9 @@ cd "$root"
 
 sizes="gpt2-small t5-small"
 levels=1,8,32,64
-duration=60
-warmup=20
-max_new=32
+duration=90
+warmup=30
+max_new=128
 out_root=loadtest/reports
 args="$*"
 while [ $# -gt 0 ]; do
@@ -34,19 +36,20 @@ while [ $# -gt 0 ]; do
     --warmup) warmup="$2"; shift 2 ;;
     --max-new-tokens) max_new="$2"; shift 2 ;;
     --out-root) out_root="$2"; shift 2 ;;
-    -h|--help) sed -n 2,17p "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n 2,20p "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 log() { echo "[$(date +%T)] $*" >&2; }
 
 # The memory each service may use at this size (README, "Performance"), and the decoder's JVM:
-# its KV cache lives in direct buffers, max_active x positions x layers x 2 x width x 4 bytes
-# (gpt2-small, 64 sequences of 130 positions: 610 MB; t5-small: 200 MB plus 65 MB of
-# cross-attention keys), twice that while the key axis grows. A direct-memory limit below that
-# stalls the JVM's allocations (it collects and waits), so the limits here leave room.
-budget() { case "$1" in gpt2-small) echo 3500 ;; t5-small) echo 1800 ;; esac; }
-decoder_opts() { case "$1" in gpt2-small) echo "-Xmx256m -XX:MaxDirectMemorySize=2g -XX:+UseSerialGC" ;;
+# its KV cache lives in direct buffers, and its scheduler admits sequences while the cache, each
+# sequence counted at its full length, stays within 80% of the direct-memory limit
+# (DecodeBatch.cacheBytes: 2 x rows x (longest + 16) x layers x 2 x width x 4 bytes, plus the
+# cross-attention keys of an encoder-decoder). gpt2-small, 64 sequences of 45 + 128 positions:
+# 1.8 GB, so 2.5 GB of direct memory; t5-small (decoder prompt <bos>): 0.6 GB, so 1 GB.
+budget() { case "$1" in gpt2-small) echo 4000 ;; t5-small) echo 1800 ;; esac; }
+decoder_opts() { case "$1" in gpt2-small) echo "-Xmx256m -XX:MaxDirectMemorySize=2560m -XX:+UseSerialGC" ;;
                               t5-small) echo "-Xmx256m -XX:MaxDirectMemorySize=1g -XX:+UseSerialGC" ;; esac; }
 
 dir=loadtest/target/size-models
@@ -73,6 +76,7 @@ for size in $sizes; do
   log "suite on $size-random"
   SEQ_BENCH_PREWARM=30 STACK_DECODER_JAVA_OPTS="$(decoder_opts "$size")" \
     loadtest/bench-suite.sh --model "$size-random" --models-dir "$dir" --max-new-tokens "$max_new" --requests 64 \
+    --batches-per-size 8 --single 8 \
     --memory-budget "$(budget "$size")" --size-targets --concurrency "$levels" --duration "$duration" --warmup "$warmup" \
     --out "$out_root/$size-random"
   # the report names the command a user runs

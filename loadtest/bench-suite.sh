@@ -9,15 +9,17 @@
 # then writes report.md (tables, ratios against the targets) and chart.html.
 #
 #   loadtest/bench-suite.sh [--model NAME] [--concurrency 1,8,32,64] [--duration S] [--threads N] [--out DIR]
-#                           [--warmup S] [--models-dir DIR] [--max-new-tokens N] [--requests N] [--memory-budget MB] [--size-targets]
+#                           [--warmup S] [--models-dir DIR] [--max-new-tokens N] [--requests N] [--batches-per-size K]
+#                           [--single N] [--memory-budget MB] [--size-targets]
 #
 # --threads: ONNX Runtime intra-op threads per graph everywhere (in-process, seqctl local, the
 # services' SEQ_ONNX_THREADS); default 1, which suits models this small on shared cores.
 # --warmup: unmeasured seconds of load before each level (5); a level must last several times a
 # request's end-to-end latency, or few requests fall inside it.
 # --models-dir (a folder of packages other than models/; the PyTorch comparison is then left out),
-# --max-new-tokens, --requests (in-process inputs per batch size), --memory-budget and
-# --size-targets are what loadtest/bench-size.sh passes for the realistic-size packages.
+# --max-new-tokens, --requests (in-process inputs per batch size), --batches-per-size (at batch
+# size b only the first max(b, K x b) inputs), --single (requests timed alone), --memory-budget
+# and --size-targets are what loadtest/bench-size.sh passes for the realistic-size packages.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -32,6 +34,8 @@ models_dir=""
 max_new=128
 warmup=5
 requests=256
+per_size=0
+single=""
 budget=600
 size_targets=""
 args="$*"
@@ -46,9 +50,11 @@ while [ $# -gt 0 ]; do
     --max-new-tokens) max_new="$2"; shift 2 ;;
     --warmup) warmup="$2"; shift 2 ;;
     --requests) requests="$2"; shift 2 ;;
+    --batches-per-size) per_size="$2"; shift 2 ;;
+    --single) single="$2"; shift 2 ;;
     --memory-budget) budget="$2"; shift 2 ;;
     --size-targets) size_targets="--size-targets"; shift ;;
-    -h|--help) sed -n 2,19p "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n 2,21p "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -72,7 +78,8 @@ fi
 
 log "2/4 in-process generator at batch $levels and one request alone"
 seqload inprocess --model "$model" "${dir_opt[@]}" --batch-sizes "$levels" --threads "$threads" --max-new-tokens "$max_new" \
-  --requests "$requests" --single "$(( requests < 64 ? requests : 64 ))" --out "$out/inprocess.json"
+  --requests "$requests" --batches-per-size "$per_size" --single "${single:-$(( requests < 64 ? requests : 64 ))}" \
+  --out "$out/inprocess.json"
 
 work="$(mktemp -d /tmp/seq-bench-suite-XXXX)"
 trap 'stack_cleanup 2>/dev/null; [ -n "${local_pid:-}" ] && kill "$local_pid" 2>/dev/null; rm -rf "$work"' EXIT

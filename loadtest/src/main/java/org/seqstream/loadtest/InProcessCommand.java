@@ -46,6 +46,12 @@ final class InProcessCommand implements Callable<Integer> {
     @Option(names = "--requests", defaultValue = "256", paramLabel = "N", description = "Inputs per batch size (default: ${DEFAULT-VALUE}).")
     int requests;
 
+    @Option(names = "--batches-per-size", defaultValue = "0", paramLabel = "K",
+            description = "At batch size b, only the first max(b, K x b) of the inputs (at most --requests): small"
+                    + " batches reach their steady rate on a few inputs, and long outputs at batch 1 would take"
+                    + " minutes; 0: all of them at every size (default: ${DEFAULT-VALUE}).")
+    int batchesPerSize;
+
     @Option(names = "--single", defaultValue = "64", paramLabel = "N", description = "Requests timed alone for the latency (default: ${DEFAULT-VALUE}).")
     int single;
 
@@ -78,11 +84,13 @@ final class InProcessCommand implements Callable<Integer> {
             List<Map<String, Object>> batches = new ArrayList<>();
             for (int b : batchSizes) {
                 double best = 0;
+                List<Generator.Request> some = batchesPerSize > 0
+                        ? reqs.subList(0, Math.min(reqs.size(), Math.max(b, batchesPerSize * b))) : reqs;
                 for (int round = 0; round < 2; round++) {
-                    best = Math.max(best, run(gen, reqs, b));
+                    best = Math.max(best, run(gen, some, b));
                 }
                 System.err.printf("in-process %s batch %d: %.0f tokens/s%n", model, b, best);
-                batches.add(Map.of("batch", b, "tokens_per_s", Latencies.round(best)));
+                batches.add(Map.of("batch", b, "tokens_per_s", Latencies.round(best), "inputs", some.size()));
             }
             Map<String, Object> cont = null;
             if (continuous > 0) {

@@ -22,7 +22,9 @@ public interface DecoderSettings {
 
     boolean decodeThread();
 
+    int cacheMb();
+
     default DecoderTopology.Config topology() {
-        return new DecoderTopology.Config(maxActive(), maxQueued(), stepEvery(), stepBudget(), decodeThread());
+        return new DecoderTopology.Config(maxActive(), maxQueued(), stepEvery(), stepBudget(), decodeThread(), cacheMb());
     }
 }

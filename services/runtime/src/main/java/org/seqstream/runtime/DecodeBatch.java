@@ -82,6 +82,30 @@ public final class DecodeBatch implements AutoCloseable {
         this.prefill = new Prefill(graph, cache, cross, slots);
     }
 
+    /**
+     * The bytes the KV caches of a batch holding {@code seqs} of {@code pkg} may reach: each
+     * sequence at its full length (prompt, tokens generated before and the rest of its
+     * max_new_tokens, within the model's positions), every row as long as the longest plus the
+     * cache's slack, twice over (the cache and the buffers a resize or compaction writes into),
+     * and for an encoder-decoder its cross-attention keys and values per source position, likewise
+     * twice. What the decoder's scheduler admits against its cache budget.
+     */
+    public static long cacheBytes(ModelPackage pkg, List<Sequence> seqs) {
+        if (seqs.isEmpty()) {
+            return 0;
+        }
+        long longest = 0, source = 0;
+        for (Sequence s : seqs) {
+            long full = (long) pkg.promptLength(s.sourceIds().length) + Math.max(s.params().maxNewTokens(), s.generated().length);
+            longest = Math.max(longest, Math.min(full, pkg.maxPositions()));
+            source = Math.max(source, s.sourceIds().length);
+        }
+        long perPosition = 2L * pkg.decoderLayers() * pkg.nHeads() * pkg.headDim() * Float.BYTES;
+        long self = seqs.size() * (longest + RaggedKvCache.SLACK) * perPosition;
+        long cross = pkg.isEncoderDecoder() ? seqs.size() * source * perPosition : 0;
+        return 2 * (self + cross);
+    }
+
     /** Sequences decoding now. */
     public int size() {
         return slots.liveCount();

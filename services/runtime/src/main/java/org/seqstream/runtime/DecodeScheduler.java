@@ -26,7 +26,10 @@ import java.util.function.ToIntFunction;
  *     running batch takes newcomers when a {@value #ADMIT_SHARE}th of it is waiting, when the
  *     first has waited {@value #MAX_ADMISSION_WAIT_MS} ms, or at once when the batch is empty (each
  *     join is a prefill call of its own). The batch prefills them in groups of similar prompt
- *     length ({@link #prefillGroups}).</li>
+ *     length ({@link #prefillGroups}). With a cache budget, a newcomer joins only while the KV
+ *     caches of every batch, each sequence counted at its full length, stay within it
+ *     ({@link CacheSize}); the first in line waits for room (order is kept), and a sequence
+ *     alone always runs.</li>
  * <li><b>Step.</b> Every batch with sequences steps, unless {@value #MAX_UNDELIVERED} of its
  *     outputs are still unwritten (backpressure: the writer has fallen behind).</li>
  * <li><b>Compact.</b> A batch drops its free slots and packs its key axis when
@@ -61,18 +64,37 @@ public final class DecodeScheduler<O> {
     public record Plan<O>(Map<String, List<Ready<O>>> admit, boolean step) {
     }
 
+    /** The bytes the KV caches of one model's batch may reach holding these sequences (see {@link DecodeBatch#cacheBytes}). */
+    @FunctionalInterface
+    public interface CacheSize {
+        long bytes(String model, List<DecodeBatch.Sequence> sequences);
+    }
+
+    private record Active<O>(O owner, String model, DecodeBatch.Sequence sequence) {
+    }
+
     private final int maxActive, maxQueued;
+    private final long cacheBudget;
+    private final CacheSize cacheSize;
     private final Deque<Waiting<O>> waiting = new ArrayDeque<>();
     private final Deque<Ready<O>> ready = new ArrayDeque<>();
-    private final Map<String, O> active = new HashMap<>();
+    private final Map<String, Active<O>> active = new LinkedHashMap<>();
+    private long heldForCache;
 
     public DecodeScheduler(int maxActive, int maxQueued) {
-        if (maxActive < 1 || maxQueued < 0) {
-            throw new IllegalArgumentException("max active sequences must be >= 1 and max queued >= 0, got "
-                    + maxActive + " and " + maxQueued);
+        this(maxActive, maxQueued, Long.MAX_VALUE, (model, seqs) -> 0);
+    }
+
+    /** At most {@code cacheBudget} bytes of KV cache over every batch, by {@code cacheSize}. */
+    public DecodeScheduler(int maxActive, int maxQueued, long cacheBudget, CacheSize cacheSize) {
+        if (maxActive < 1 || maxQueued < 0 || cacheBudget < 1) {
+            throw new IllegalArgumentException("max active sequences must be >= 1, max queued >= 0 and the cache budget"
+                    + " >= 1 byte, got " + maxActive + ", " + maxQueued + " and " + cacheBudget);
         }
         this.maxActive = maxActive;
         this.maxQueued = maxQueued;
+        this.cacheBudget = cacheBudget;
+        this.cacheSize = cacheSize;
     }
 
     public void enqueue(O owner, String key, boolean front, long nowNanos) {
@@ -132,12 +154,42 @@ public final class DecodeScheduler<O> {
                 || ready.size() >= Math.min(free, Math.max(1, active.size() / ADMIT_SHARE))
                 || nowNanos - ready.peekFirst().sinceNanos() >= MAX_ADMISSION_WAIT_MS * 1_000_000L);
         while (due && active.size() < maxActive && !ready.isEmpty()) {
-            Ready<O> r = ready.pollFirst();
-            if (active.putIfAbsent(r.sequence().key(), r.owner()) == null) {
-                admit.computeIfAbsent(r.model(), m -> new ArrayList<>()).add(r);
+            Ready<O> r = ready.peekFirst();
+            if (active.containsKey(r.sequence().key())) {
+                ready.pollFirst();
+                continue;
             }
+            if (!active.isEmpty() && !fits(r)) {
+                heldForCache++;
+                break;
+            }
+            ready.pollFirst();
+            active.put(r.sequence().key(), new Active<>(r.owner(), r.model(), r.sequence()));
+            admit.computeIfAbsent(r.model(), m -> new ArrayList<>()).add(r);
         }
         return new Plan<>(admit, !active.isEmpty());
+    }
+
+    /** Whether the caches stay within the budget with {@code r} decoding too. */
+    private boolean fits(Ready<O> r) {
+        if (cacheBudget == Long.MAX_VALUE) {
+            return true;
+        }
+        Map<String, List<DecodeBatch.Sequence>> byModel = new LinkedHashMap<>();
+        for (Active<O> a : active.values()) {
+            byModel.computeIfAbsent(a.model(), m -> new ArrayList<>()).add(a.sequence());
+        }
+        byModel.computeIfAbsent(r.model(), m -> new ArrayList<>()).add(r.sequence());
+        long total = 0;
+        for (Map.Entry<String, List<DecodeBatch.Sequence>> e : byModel.entrySet()) {
+            total += cacheSize.bytes(e.getKey(), e.getValue());
+        }
+        return total <= cacheBudget;
+    }
+
+    /** How many times a newcomer waited because the cache budget was full (a counter). */
+    public long heldForCache() {
+        return heldForCache;
     }
 
     /** The sequence left its batch (finished or failed). */
@@ -150,7 +202,7 @@ public final class DecodeScheduler<O> {
         waiting.removeIf(w -> w.owner() == owner);
         ready.removeIf(r -> r.owner() == owner);
         List<String> gone = new ArrayList<>();
-        active.entrySet().removeIf(e -> e.getValue() == owner && gone.add(e.getKey()));
+        active.entrySet().removeIf(e -> e.getValue().owner() == owner && gone.add(e.getKey()));
         return gone;
     }
 

@@ -10,7 +10,7 @@ import java.nio.ByteOrder;
  * decoder's KV cache grows and shrinks by megabytes; left to the collector, the buffers it
  * outgrew would hold native memory until a collection that a small, quiet heap seldom needs.
  */
-final class DirectMemory {
+public final class DirectMemory {
     private static final Object UNSAFE;
     private static final Method INVOKE_CLEANER;
 
@@ -55,6 +55,21 @@ final class DirectMemory {
             INVOKE_CLEANER.invoke(UNSAFE, buffer);
         } catch (ReflectiveOperationException | RuntimeException e) {
             // left to the garbage collector
+        }
+    }
+
+    /**
+     * The JVM's direct-memory limit in bytes: {@code -XX:MaxDirectMemorySize}, or when unset (0)
+     * the heap's maximum, which is what the JVM then allows.
+     */
+    public static long limit() {
+        try {
+            com.sun.management.HotSpotDiagnosticMXBean vm =
+                    java.lang.management.ManagementFactory.getPlatformMXBean(com.sun.management.HotSpotDiagnosticMXBean.class);
+            long set = Long.parseLong(vm.getVMOption("MaxDirectMemorySize").getValue());
+            return set > 0 ? set : Runtime.getRuntime().maxMemory();
+        } catch (RuntimeException e) {
+            return Runtime.getRuntime().maxMemory();
         }
     }
 }

@@ -136,4 +136,44 @@ class DecodeSchedulerTest {
         assertTrue(DecodeScheduler.compactionDue(8, 8, 63, 30, 16));
         assertFalse(DecodeScheduler.compactionDue(0, 8, 99, 0, 0));
     }
+
+    @Test
+    void newcomersWaitForCacheRoomInOrderAndASequenceAloneAlwaysRuns() {
+        // Given a cache budget of 100 bytes where every sequence counts 30 (a stand-in for DecodeBatch.cacheBytes)
+        DecodeScheduler<String> s = new DecodeScheduler<>(64, 100, 100, (model, seqs) -> 30L * seqs.size());
+        for (String k : List.of("a", "b", "c", "d", "e")) {
+            s.enqueue("t", k, false, 0);
+        }
+        loadAll(s);
+        // When the empty batch admits: three fit (90), the fourth would need 120
+        assertEquals(List.of("a", "b", "c"), admitted(s.schedule(0, 0)));
+        assertEquals(1, s.heldForCache());
+        // Then nothing joins until one finishes, even past the admission deadline, and the order is kept
+        assertEquals(List.of(), admitted(s.schedule(100 * MS, 0)));
+        s.finished("b");
+        assertEquals(List.of("d"), admitted(s.schedule(200 * MS, 0)));
+        assertEquals(1, s.queued(), "e waits");
+
+        // Given a budget smaller than one sequence: it still runs, alone
+        DecodeScheduler<String> tight = new DecodeScheduler<>(64, 100, 10, (model, seqs) -> 30L * seqs.size());
+        tight.enqueue("t", "x", false, 0);
+        tight.enqueue("t", "y", false, 0);
+        loadAll(tight);
+        assertEquals(List.of("x"), admitted(tight.schedule(0, 0)));
+        tight.finished("x");
+        assertEquals(List.of("y"), admitted(tight.schedule(1, 0)));
+    }
+
+    @Test
+    void theCacheOfABatchCountsEverySequenceAtItsFullLengthTwice() throws Exception {
+        // Given the shipped GPT (6 layers, 4 heads of 32) and two sequences, prompts of 2 + 3 source tokens and 2 + 10
+        ModelPackage pkg = ModelPackage.load(java.nio.file.Path.of(System.getProperty("seq.repo.root", "../.."), "models", "itn-gpt"));
+        DecodeBatch.Sequence shortOne = new DecodeBatch.Sequence("s", new long[] {5, 6, 7}, null, new long[0], SamplingParams.greedy(20));
+        DecodeBatch.Sequence longOne = new DecodeBatch.Sequence("l", new long[10], null, new long[] {5, 5}, SamplingParams.greedy(40));
+        // Then one alone takes 2 x (prompt + max new + slack 16) x 6 layers x 2 x 128 floats x 4 bytes
+        long perPosition = 2L * 6 * 4 * 32 * 4;
+        assertEquals(2 * (pkg.promptLength(3) + 20 + 16) * perPosition, DecodeBatch.cacheBytes(pkg, List.of(shortOne)));
+        // and two take two rows as long as the longer one's
+        assertEquals(2 * 2 * (pkg.promptLength(10) + 40 + 16) * perPosition, DecodeBatch.cacheBytes(pkg, List.of(shortOne, longOne)));
+    }
 }

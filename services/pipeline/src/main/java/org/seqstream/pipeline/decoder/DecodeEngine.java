@@ -108,7 +108,10 @@ final class DecodeEngine {
     DecodeEngine(ModelCatalog models, DecoderTopology.Config config, DecoderMetrics metrics) {
         this.models = models;
         this.metrics = metrics;
-        this.scheduler = new DecodeScheduler<>(config.maxActive(), config.maxQueued());
+        this.scheduler = new DecodeScheduler<>(config.maxActive(), config.maxQueued(), config.cacheBudgetBytes(),
+                (model, seqs) -> models.find(model).map(pkg -> DecodeBatch.cacheBytes(pkg, seqs)).orElse(0L));
+        LOG.info("KV cache budget {} MiB{}", config.cacheBudgetBytes() >> 20,
+                config.cacheMb() > 0 ? "" : " (" + DecoderTopology.CACHE_SHARE_PERCENT + "% of the direct-memory limit)");
         this.waker = StreamWakeups.ofCurrentThread();
         if (config.decodeThread()) {
             thread = new Thread(this::loop, "seq-decode-" + THREADS.incrementAndGet());

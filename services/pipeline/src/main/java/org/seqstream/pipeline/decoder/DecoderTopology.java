@@ -3,6 +3,7 @@ package org.seqstream.pipeline.decoder;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.state.Stores;
+import org.seqstream.runtime.DirectMemory;
 import org.seqstream.runtime.ModelCatalog;
 import org.seqstream.schemas.Topics;
 
@@ -37,34 +38,50 @@ public final class DecoderTopology {
      *                    decoding and the stream thread's polls and commits do not wait for each
      *                    other; off, decoding runs in the stream thread's punctuations (which
      *                    makes a test's steps follow its punctuations exactly)
+     * @param cacheMb     the KV caches' budget per instance in MiB: a sequence joins a running
+     *                    batch only while the caches, every sequence counted at its full length,
+     *                    stay within it; 0 (the default): {@value #CACHE_SHARE_PERCENT}% of the
+     *                    JVM's direct-memory limit, where the caches live
      */
-    public record Config(int maxActive, int maxQueued, Duration stepEvery, Duration stepBudget, boolean decodeThread) {
-        public static final Config DEFAULT = new Config(64, 4096, Duration.ofMillis(1), Duration.ofMillis(10), true);
+    public record Config(int maxActive, int maxQueued, Duration stepEvery, Duration stepBudget, boolean decodeThread, int cacheMb) {
+        public static final Config DEFAULT = new Config(64, 4096, Duration.ofMillis(1), Duration.ofMillis(10), true, 0);
 
         public Config {
-            if (maxActive < 1 || maxQueued < 0) {
-                throw new IllegalArgumentException("max active sequences must be >= 1 and max queued >= 0, got "
-                        + maxActive + " and " + maxQueued);
+            if (maxActive < 1 || maxQueued < 0 || cacheMb < 0) {
+                throw new IllegalArgumentException("max active sequences must be >= 1, max queued and the cache budget >= 0, got "
+                        + maxActive + ", " + maxQueued + " and " + cacheMb);
             }
         }
 
         public Config withMaxActive(int n) {
-            return new Config(n, maxQueued, stepEvery, stepBudget, decodeThread);
+            return new Config(n, maxQueued, stepEvery, stepBudget, decodeThread, cacheMb);
         }
 
         public Config withMaxQueued(int n) {
-            return new Config(maxActive, n, stepEvery, stepBudget, decodeThread);
+            return new Config(maxActive, n, stepEvery, stepBudget, decodeThread, cacheMb);
         }
 
         public Config withStepBudget(Duration budget) {
-            return new Config(maxActive, maxQueued, stepEvery, budget, decodeThread);
+            return new Config(maxActive, maxQueued, stepEvery, budget, decodeThread, cacheMb);
+        }
+
+        public Config withCacheMb(int mb) {
+            return new Config(maxActive, maxQueued, stepEvery, stepBudget, decodeThread, mb);
         }
 
         /** Decoding in the stream thread's punctuations, {@code stepBudget} at a time. */
         public Config inline() {
-            return new Config(maxActive, maxQueued, stepEvery, stepBudget, false);
+            return new Config(maxActive, maxQueued, stepEvery, stepBudget, false, cacheMb);
+        }
+
+        /** The cache budget in bytes: {@code cacheMb}, or its default share of the direct-memory limit. */
+        public long cacheBudgetBytes() {
+            return cacheMb > 0 ? cacheMb * 1024L * 1024L : DirectMemory.limit() / 100 * CACHE_SHARE_PERCENT;
         }
     }
+
+    /** The default cache budget's share of the JVM's direct-memory limit (the rest: scratch buffers of the graph calls). */
+    public static final int CACHE_SHARE_PERCENT = 80;
 
     private DecoderTopology() {
     }

@@ -158,6 +158,52 @@ class DecoderTopologyTest {
         }
     }
 
+    /** Sends the inputs to itn-gpt greedily, runs until every result is in; returns the token events' keys in order. */
+    private static List<String> eventOrder(DecoderTopology.Config config, Map<String, String> outputs) {
+        List<String> order = new ArrayList<>();
+        try (Harness h = new Harness(config)) {
+            for (int i = 0; i < 4; i++) {
+                h.send(encoded("itn-gpt", "g" + i, INPUTS.get(i), GenerationParams.newBuilder().build()));
+            }
+            long deadline = System.nanoTime() + 60_000_000_000L;
+            while (outputs.size() < 4 && System.nanoTime() < deadline) {
+                h.driver.advanceWallClockTime(Duration.ofMillis(1));
+                Harness.sleep();
+                h.stream.readKeyValuesToList().forEach(kv -> order.add(kv.key));
+                h.results.readKeyValuesToList().forEach(kv -> outputs.put(kv.key, kv.value.getOutputText()));
+            }
+        }
+        return order;
+    }
+
+    @Test
+    void theCacheBudgetHoldsNewcomersBackUntilThereIsRoom() {
+        // Given four requests, and a decoder whose cache budget (1 MiB) is below two sequences' full
+        // caches (itn-gpt: 2 x (prompt + 128 + 16) positions x 6 layers x 2 x 128 floats, over 2 MiB each)
+        Map<String, String> bounded = new HashMap<>(), unbounded = new HashMap<>();
+        // When each decoder runs them
+        List<String> alone = eventOrder(DecoderTopology.Config.DEFAULT.withCacheMb(1), bounded);
+        List<String> together = eventOrder(DecoderTopology.Config.DEFAULT.withCacheMb(1024), unbounded);
+        // Then both give every reference output
+        for (int i = 0; i < 4; i++) {
+            String want = reference("itn-gpt", INPUTS.get(i), GenerationParams.newBuilder().build());
+            assertEquals(want, bounded.get("g" + i));
+            assertEquals(want, unbounded.get("g" + i));
+        }
+        // but the bounded one decoded them one at a time (each one's token events in one run),
+        // where a budget with room interleaves them in one batch
+        assertEquals(4, runs(alone), "runs of token events by sequence: " + alone);
+        assertTrue(runs(together) > 4, "the unbounded decoder interleaves its sequences");
+    }
+
+    private static int runs(List<String> keys) {
+        int n = 0;
+        for (int i = 0; i < keys.size(); i++) {
+            n += i == 0 || !keys.get(i).equals(keys.get(i - 1)) ? 1 : 0;
+        }
+        return n;
+    }
+
     @Test
     void unfinishedSequencesResumeFromTheStoreAfterARestart() {
         GenerationParams p = GenerationParams.newBuilder().setTemperature(0.7).setSeed(3).build();
@@ -209,7 +255,7 @@ class DecoderTopologyTest {
         // Given one active slot and room for two waiting sequences
         GenerationParams greedy = GenerationParams.newBuilder().build();
         long before = DecoderMetrics.INSTANCE.rejectedSequences();
-        try (Harness h = new Harness(new DecoderTopology.Config(1, 2, Duration.ofMillis(1), Duration.ofMillis(10), false))) {
+        try (Harness h = new Harness(new DecoderTopology.Config(1, 2, Duration.ofMillis(1), Duration.ofMillis(10), false, 0))) {
             // When five arrive before the scheduler runs
             for (int i = 0; i < 5; i++) {
                 h.send(encoded("itn-gpt", "q" + i, INPUTS.get(i), greedy));
