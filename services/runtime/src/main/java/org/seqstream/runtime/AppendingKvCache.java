@@ -7,30 +7,15 @@ import ai.onnxruntime.OrtException;
  * ({@code new_key_i}): the axis is a capacity with free positions at the end of every row; each
  * step's new keys and values land in {@code fresh} and are written into their row's next free
  * position, so the decoder only reads the cache and nothing is copied per step. The axis grows
- * with one copy, {@value #SLACK} positions at a time, when the longest row reaches its end.
+ * with one copy, {@value CapacityKvCache#SLACK} positions at a time, when the longest row reaches its end.
  */
-final class AppendingKvCache extends KvCache {
-    /** Free positions a resize leaves at the end of the longest row. */
-    static final int SLACK = 16;
-
+final class AppendingKvCache extends CapacityKvCache {
     /** Each step's new keys and values [slots, heads, 1, head_dim]. */
     private final TensorBuffers fresh;
 
     AppendingKvCache(DecoderGraph graph) {
         super(graph);
         fresh = new TensorBuffers(graph.kvOutputNames().length);
-    }
-
-    @Override
-    int slack() {
-        return SLACK;
-    }
-
-    @Override
-    void beforeStep(int longest) {
-        if (longest >= positions) {
-            relayout(longest + SLACK);
-        }
     }
 
     @Override

@@ -101,7 +101,7 @@ public final class DecodeBatch implements AutoCloseable {
             source = Math.max(source, s.sourceIds().length);
         }
         long perPosition = 2L * pkg.decoderLayers() * pkg.nHeads() * pkg.headDim() * Float.BYTES;
-        long self = seqs.size() * (longest + RaggedKvCache.SLACK) * perPosition;
+        long self = seqs.size() * (longest + CapacityKvCache.SLACK) * perPosition;
         long cross = pkg.isEncoderDecoder() ? seqs.size() * source * perPosition : 0;
         return 2 * (self + cross);
     }

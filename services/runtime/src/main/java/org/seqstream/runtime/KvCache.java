@@ -15,7 +15,7 @@ import java.util.Arrays;
  * compaction, a resize) writes before the two swap, and where the past-and-present form's
  * decoder writes its present.
  */
-abstract sealed class KvCache implements AutoCloseable permits RaggedKvCache, AppendingKvCache, SwappingKvCache {
+abstract sealed class KvCache implements AutoCloseable permits CapacityKvCache, SwappingKvCache {
     protected final DecoderGraph graph;
     protected final int heads, headDim;
     protected TensorBuffers kv, target;

@@ -8,27 +8,12 @@ import ai.onnxruntime.OrtException;
  * so each row attends to its own length only, not to the longest row's. The present outputs are
  * bound to the memory of the past inputs: the kernel writes each row's new key and value at
  * position {@code seqlens_k[r]} in place, and nothing is copied per step. The axis is a capacity
- * that grows with one copy, {@value #SLACK} positions at a time, when the longest row reaches
+ * that grows with one copy, {@value CapacityKvCache#SLACK} positions at a time, when the longest row reaches
  * its end (the kernel's present must be as long as its past to share its memory).
  */
-final class RaggedKvCache extends KvCache {
-    /** Free positions a resize leaves at the end of the longest row. */
-    static final int SLACK = 16;
-
+final class RaggedKvCache extends CapacityKvCache {
     RaggedKvCache(DecoderGraph graph) {
         super(graph);
-    }
-
-    @Override
-    int slack() {
-        return SLACK;
-    }
-
-    @Override
-    void beforeStep(int longest) {
-        if (longest >= positions) {
-            relayout(longest + SLACK);
-        }
     }
 
     @Override

@@ -91,7 +91,7 @@ class DecoderFormsTest {
                 longest = Math.max(longest, x.ids().length);
             }
             // and the outputs were long enough for the cache's axis to be resized several times
-            assertTrue(longest > 4 * AppendingKvCache.SLACK, "longest output " + longest);
+            assertTrue(longest > 4 * CapacityKvCache.SLACK, "longest output " + longest);
             assertTrue(positions[0] > 0 && concatPositions[0] > 0);
             other.model().close();
         }

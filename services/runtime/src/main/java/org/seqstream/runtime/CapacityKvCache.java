@@ -1,0 +1,27 @@
+package org.seqstream.runtime;
+
+/**
+ * A cache whose key axis is a capacity with free positions at the end of every row, into which
+ * each step's new keys and values are written (by the runtime or by the kernel): the axis grows
+ * with one copy, {@value #SLACK} positions at a time, when the longest row reaches its end.
+ */
+abstract sealed class CapacityKvCache extends KvCache permits RaggedKvCache, AppendingKvCache {
+    /** Free positions a resize leaves at the end of the longest row. */
+    static final int SLACK = 16;
+
+    CapacityKvCache(DecoderGraph graph) {
+        super(graph);
+    }
+
+    @Override
+    final int slack() {
+        return SLACK;
+    }
+
+    @Override
+    final void beforeStep(int longest) {
+        if (longest >= positions) {
+            relayout(longest + SLACK);
+        }
+    }
+}
