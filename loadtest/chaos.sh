@@ -7,7 +7,8 @@
 #   loadtest/chaos.sh [SCENARIO ...] [-n N] [--model NAME] [--inputs FILE] [--sampled]
 #
 # Scenarios (default: all of them, in this order):
-#   decoder   kill -9 the decoder after about a third of the results, start it again
+#   decoder   the decoder starts once every request is encoded (a backlog, so that its batch is
+#             full), is killed with -9 after about a tenth of the results, and starts again
 #   encoder   kill -9 the encoder after about a third of the records it encodes, start it again
 #   broker    kill -9 the broker after about a third of the results, start it again on its data
 #   scale     start a second instance of every stage under load (rebalance), stop the first
@@ -74,8 +75,9 @@ for sc in "${scenarios[@]}"; do
   stack_start tokenizer tok-1 18281
   stack_start embedding emb-1 18282
   stack_start encoder enc-1 18283
-  stack_start decoder dec-1 18284
-  for p in 18281 18282 18283 18284; do stack_wait_ready "$p"; done
+  [ "$sc" = decoder ] || stack_start decoder dec-1 18284
+  for p in 18281 18282 18283; do stack_wait_ready "$p"; done
+  [ "$sc" = decoder ] || stack_wait_ready 18284
 
   log "$sc: sending $n requests"
   ./seqctl send --bootstrap "localhost:$port" --model "$model" "${gen_opts[@]}" --timeout 900 --linger 15 --stream \
@@ -84,10 +86,18 @@ for sc in "${scenarios[@]}"; do
   third=$(( (n + 2) / 3 ))
   case "$sc" in
     decoder)
-      wait_metric dec-1 seq_decoder_finished_sequences_total "$third"
+      # a decoder that keeps up with arrivals holds only a few sequences when it is killed: start it
+      # on a backlog of every request, so that the kill lands on a full batch
+      wait_metric enc-1 seq_encoder_records_total "$n"
+      stack_start decoder dec-1 18284
+      stack_wait_ready 18284
+      log "decoder: started on $(stack_metric 18283 seq_encoder_records_total) encoded requests"
+      # killed early (a tenth of the results): a full batch of these models finishes in seconds
+      wait_metric dec-1 seq_decoder_finished_sequences_total "$(( (n + 9) / 10 ))"
       finished_at_kill=$(stack_metric 18284 seq_decoder_finished_sequences_total)
-      log "decoder: $finished_at_kill finished, $(stack_metric 18284 seq_decoder_active_sequences) active; kill -9"
+      active_at_kill=$(stack_metric 18284 seq_decoder_active_sequences)
       stack_kill dec-1 KILL
+      log "decoder: $finished_at_kill finished, $active_at_kill active; killed with -9"
       stack_start decoder dec-1 18284
       stack_wait_ready 18284
       wait_metric dec-1 seq_decoder_resumed_sequences_total 1

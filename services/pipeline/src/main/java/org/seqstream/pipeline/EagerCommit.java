@@ -17,7 +17,10 @@ import java.util.Optional;
  *     commit carries it.</li>
  * <li>{@link #result} (decoder): a result is ready; it commits at once when it is alone, and
  *     under load once the results since the last commit number one per
- *     {@value #RESULTS_PER_COMMIT_SHARE} running sequences.</li>
+ *     {@value #RESULTS_PER_COMMIT_SHARE} running sequences; while polled records wait to be
+ *     processed, they go first and the commit follows them ({@link #recordDone}, once per
+ *     interval). Otherwise a decoder with a backlog spent its stream thread on commits, took in
+ *     a record or two between them, and decoded a batch of two or three.</li>
  * </ul>
  *
  * <p>Polls are counted by the thread's {@link StreamWakeups.Waker}. Without one (a test driver,
@@ -76,6 +79,10 @@ public final class EagerCommit {
         long[] n = RESULTS.get();
         if (++n[0] >= Math.max(1, running / RESULTS_PER_COMMIT_SHARE)) {
             n[0] = 0;
+            if (waker.get().behind()) {
+                OUTPUT.get()[0] = true;   // committed once the polled records are done
+                return;
+            }
             context.commit();
         }
     }

@@ -130,6 +130,11 @@ public final class StreamWakeups implements KafkaClientSupplier {
             return unprocessed == 0;
         }
 
+        /** Stream thread: whether records of its polls are still to be processed. */
+        public boolean behind() {
+            return unprocessed > 0;
+        }
+
         private ConsumerRecords<byte[], byte[]> poll(Duration timeout) {
             if (thread == null) {
                 thread = Thread.currentThread();

@@ -81,6 +81,14 @@ final class DecodeProcessor implements Processor<String, byte[], String, Object>
 
     @Override
     public void process(Record<String, byte[]> record) {
+        try {
+            take(record);
+        } finally {
+            commits.recordDone(context);
+        }
+    }
+
+    private void take(Record<String, byte[]> record) {
         SequenceEncoded seq = DeadLetters.readOrForward(record, Topics.ENCODED.valueSerde().deserializer(),
                 Topics.ENCODED.name(), context, DecoderTopology.STAGE, DecoderTopology.TO_DLQ);
         if (seq == null) {
