@@ -40,9 +40,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The decoder service jar as a process of its own, killed with SIGKILL mid-generation and started
- * again on an empty state directory (its stores come back from their changelogs). A
- * read_committed reader counts every record: one result per request, equal to the reference
+ * The decoder service jar as a process of its own, started on a backlog of encoded requests,
+ * killed with SIGKILL mid-generation and started again on an empty state directory (its stores
+ * come back from their changelogs). A read_committed reader counts every record: one result per request, equal to the reference
  * generator, and on seq.stream every token index of every request exactly once, the deltas
  * spelling the output.
  */
@@ -82,13 +82,18 @@ class DecoderCrashIT {
                 }
                 Map<String, Seen> seen = new HashMap<>();
                 int port = freePort();
-                Process decoder = startDecoder(bootstrap, dir.resolve("state-1"), port, dir.resolve("decoder-1.log"));
-                try (KafkaConsumer<String, byte[]> reader = reader(bootstrap, Topics.RESULTS.name(), Topics.STREAM.name());
-                     KafkaConsumer<String, byte[]> watcher = reader(bootstrap, Topics.RESULTS.name());
-                     KafkaProducer<String, String> producer = new KafkaProducer<>(Map.of(
-                             ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap), new StringSerializer(), new StringSerializer())) {
+                try (KafkaProducer<String, String> producer = new KafkaProducer<>(Map.of(
+                        ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap), new StringSerializer(), new StringSerializer())) {
                     json.forEach((id, value) -> producer.send(new ProducerRecord<>(Topics.REQUESTS.name(), id, value)));
                     producer.flush();
+                }
+                // A decoder that keeps up with arrivals (a fast machine) holds only a sequence or two, and
+                // its last commit may hold none mid-generation: it starts once every request is encoded, a
+                // backlog that keeps its batch full
+                assertEquals(REQUESTS, encoded(bootstrap, REQUESTS, Duration.ofSeconds(180)), "requests encoded");
+                Process decoder = startDecoder(bootstrap, dir.resolve("state-1"), port, dir.resolve("decoder-1.log"));
+                try (KafkaConsumer<String, byte[]> reader = reader(bootstrap, Topics.RESULTS.name(), Topics.STREAM.name());
+                     KafkaConsumer<String, byte[]> watcher = reader(bootstrap, Topics.RESULTS.name())) {
                     // When the decoder is killed once a fifth of the results are in (watched on seq.results
                     // alone: the reader of both topics lags behind the token events)
                     Map<String, Seen> watched = new HashMap<>();
@@ -111,6 +116,8 @@ class DecoderCrashIT {
                     }
                     readFor(reader, seen, Duration.ofSeconds(3));
                     long resumed = metric(port, "seq_decoder_resumed_sequences_total");
+                    System.out.printf("DecoderCrashIT: killed after %d results with %d sequences active; %d resumed%n",
+                            before, activeAtKill, resumed);
                     // Then every request has one result, the reference output
                     for (var e : expected.entrySet()) {
                         Seen s = seen.get(e.getKey());
@@ -161,6 +168,18 @@ class DecoderCrashIT {
         c.assign(parts);
         c.seekToBeginning(parts);
         return c;
+    }
+
+    /** Counts the distinct requests on seq.encoded (read_committed) until there are {@code n} or the time is up. */
+    private static int encoded(String bootstrap, int n, Duration max) {
+        Set<String> ids = new java.util.HashSet<>();
+        try (KafkaConsumer<String, byte[]> c = reader(bootstrap, Topics.ENCODED.name())) {
+            long end = System.nanoTime() + max.toNanos();
+            while (ids.size() < n && System.nanoTime() < end) {
+                c.poll(Duration.ofMillis(200)).forEach(r -> ids.add(r.key()));
+            }
+        }
+        return ids.size();
     }
 
     /** Reads until {@code results} requests have a result or the time is up; returns how many have one. */
