@@ -2,6 +2,8 @@ package org.seqstream.cli;
 
 import org.seqstream.pipeline.LocalPipeline;
 import org.seqstream.pipeline.decoder.DecoderTopology;
+import org.seqstream.pipeline.gateway.GatewayRoutes;
+import org.seqstream.pipeline.gateway.GatewayServer;
 import org.seqstream.runtime.Device;
 import org.seqstream.runtime.ModelCatalog;
 import org.seqstream.testing.EmbeddedKafka;
@@ -48,6 +50,14 @@ final class LocalCommand implements Callable<Integer> {
             description = "Sequences waiting in the decoder; beyond it a new one is refused as overloaded, a retryable error (default: ${DEFAULT-VALUE}).")
     int maxQueued;
 
+    @Option(names = "--http-port", paramLabel = "P",
+            description = "Also serve the OpenAI-style HTTP gateway on this port (0: any free port; default: no gateway).")
+    Integer httpPort;
+
+    @Option(names = "--http-host", defaultValue = "127.0.0.1", paramLabel = "HOST",
+            description = "Address the gateway listens on (default: ${DEFAULT-VALUE}; 0.0.0.0 for every interface).")
+    String httpHost;
+
     @Mixin
     ModelOptions models;
 
@@ -73,6 +83,15 @@ final class LocalCommand implements Callable<Integer> {
         } else {
             LocalPipeline.createTopics(bootstrap, partitions, Map.of());
         }
+        GatewayServer gateway = null;
+        if (httpPort != null) {
+            if (catalog == null) {
+                catalog = ModelCatalog.load(models.modelsDir(), Device.parse(models.device), models.threads);
+            }
+            gateway = GatewayServer.start(httpHost, httpPort, Map.of("bootstrap.servers", bootstrap), catalog,
+                    GatewayRoutes.Settings.DEFAULT);
+            System.out.println("gateway: http://" + httpHost + ":" + gateway.port() + "/v1");
+        }
         System.out.println("stages: " + (stageSet.isEmpty() ? "none" : String.join(",", stageSet)) + " (models "
                 + (catalog == null ? "-" : String.join(",", catalog.names())) + ")");
         System.out.println("ready; stop with Ctrl-C or SIGTERM");
@@ -81,8 +100,12 @@ final class LocalCommand implements Callable<Integer> {
         EmbeddedKafka k = kafka;
         LocalPipeline p = pipeline;
         ModelCatalog c = catalog;
+        GatewayServer g = gateway;
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             System.err.println("seqctl local: shutting down");
+            if (g != null) {
+                g.close();
+            }
             if (p != null) {
                 p.close();
             }
