@@ -13,7 +13,7 @@
 #   --no-maven  use the quarkus-app folders already built (default: ./mvnw package first)
 #   --no-kafka  skip the Kafka image (PREFIX/kafka:4.1.2, Apache Kafka's jars from Maven Central)
 #   --cuda      the CUDA images of the encoder and decoder instead (Maven -Pcuda, CUDA base)
-#   SERVICE     some of tokenizer embedding encoder decoder (default: all four)
+#   SERVICE     some of tokenizer embedding encoder decoder gateway (default: all five)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -31,7 +31,7 @@ while [ $# -gt 0 ]; do
     --no-kafka) kafka=0; shift ;;
     --cuda) cuda=1; shift ;;
     -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    tokenizer|embedding|encoder|decoder) services+=("$1"); shift ;;
+    tokenizer|embedding|encoder|decoder|gateway) services+=("$1"); shift ;;
     *) echo "build.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -51,7 +51,7 @@ if [ "$cuda" = 1 ]; then
   exit 0
 fi
 
-[ ${#services[@]} -gt 0 ] || services=(tokenizer embedding encoder decoder)
+[ ${#services[@]} -gt 0 ] || services=(tokenizer embedding encoder decoder gateway)
 if ! docker image inspect "$base" > /dev/null 2>&1 && ! docker pull -q "$base" > /dev/null 2>&1; then
   echo "build.sh: the base image $base is not here and cannot be pulled; build one from Debian packages:" >&2
   echo "  deploy/images/base.sh && deploy/images/build.sh --base seqstream/jre:17" >&2

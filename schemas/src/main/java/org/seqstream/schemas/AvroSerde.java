@@ -31,8 +31,12 @@ public final class AvroSerde<T extends SpecificRecord> implements Serde<T>, Seri
 
     public AvroSerde(Class<T> type, Schema schema, List<Schema> earlierWriters) {
         this.type = type;
-        this.encoder = new BinaryMessageEncoder<>(SpecificData.get(), schema);
-        this.decoder = new BinaryMessageDecoder<>(SpecificData.get(), schema);
+        // Records are made from the classes of the serde's own class loader, not those that
+        // SpecificData.get() (shared by every loader that sees Avro) resolves by name: where Avro
+        // is shared (a Quarkus test), those may be another loader's, and the cast fails.
+        SpecificData model = new SpecificData(type.getClassLoader());
+        this.encoder = new BinaryMessageEncoder<>(model, schema);
+        this.decoder = new BinaryMessageDecoder<>(model, schema);
         earlierWriters.forEach(decoder::addSchema);
     }
 

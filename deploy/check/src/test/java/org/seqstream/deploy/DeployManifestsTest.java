@@ -49,6 +49,8 @@ import static org.junit.jupiter.api.Assertions.fail;
  */
 class DeployManifestsTest {
     static final Path ROOT = Path.of(System.getProperty("seq.repo.root", "../.."));
+    /** The HTTP gateway's port. */
+    static final int GATEWAY_PORT = 8080;
     static final Map<String, Integer> STAGES = Map.of("tokenizer", 8081, "embedding", 8082, "encoder", 8083, "decoder", 8084);
     /** Input topic and consumer group of each stage. */
     static final Map<String, String[]> INPUT = Map.of(
@@ -138,34 +140,7 @@ class DeployManifestsTest {
             int port = e.getValue();
             HasMetadata w = workload(objects, stage);
             assertEquals(stage.equals("decoder") ? "StatefulSet" : "Deployment", w.getKind(), stage);
-            PodSpec spec = podSpec(w);
-            Container c = spec.getContainers().get(0);
-            // probes on the service's health endpoints and port
-            assertEquals(port, c.getPorts().get(0).getContainerPort(), stage);
-            String portName = c.getPorts().get(0).getName();
-            checkProbe(c.getReadinessProbe(), "/q/health/ready", port, portName, stage);
-            checkProbe(c.getLivenessProbe(), "/q/health/live", port, portName, stage);
-            assertNotNull(c.getResources().getRequests().get("cpu"), stage);
-            assertNotNull(c.getResources().getLimits().get("memory"), stage);
-            // the environment covers every variable the service reads
-            Map<String, String> env = new HashMap<>();
-            for (EnvFromSource from : c.getEnvFrom()) {
-                String key = from.getConfigMapRef() != null ? "ConfigMap/" + from.getConfigMapRef().getName()
-                        : "Secret/" + from.getSecretRef().getName();
-                Map<String, String> data = configMaps.get(key);
-                assertNotNull(data, stage + " refers to " + key + ", which the overlay does not render");
-                env.putAll(data);
-            }
-            for (EnvVar v : c.getEnv()) {
-                env.put(v.getName(), v.getValue() == null ? "(from " + v.getValueFrom() + ")" : v.getValue());
-            }
-            Set<String> missing = new TreeSet<>(envRead(stage));
-            missing.removeAll(env.keySet());
-            assertTrue(missing.isEmpty(), overlay + ": " + stage + " reads " + missing + " but its workload does not set them");
-            assertEquals(String.valueOf(port), env.get("SEQ_HTTP_PORT"), stage);
-            for (String p : KafkaSecurity.PROPERTIES) {
-                assertTrue(env.containsKey(KafkaSecurity.envName(p)), stage + " passes " + KafkaSecurity.envName(p));
-            }
+            checkContainer(overlay, podSpec(w), stage, port, configMaps);
             // one ScaledObject on the stage's consumer-group lag, no more replicas than partitions
             List<GenericKubernetesResource> so = scaled.stream()
                     .filter(s -> nested(s, "spec", "scaleTargetRef", "name").equals("seq-" + stage)).toList();
@@ -181,12 +156,49 @@ class DeployManifestsTest {
             assertTrue(maxReplicas <= partitions, stage + ": max replicas " + maxReplicas + " > partitions " + partitions);
             assertEquals(w.getKind(), nested(so.get(0), "spec", "scaleTargetRef", "kind"), stage);
         }
-        // every Service targets a stage's port
+        // the gateway: a Deployment (stateless, no lag to scale on) with the same probes and configuration
+        HasMetadata gw = workload(objects, "gateway");
+        assertEquals("Deployment", gw.getKind());
+        checkContainer(overlay, podSpec(gw), "gateway", GATEWAY_PORT, configMaps);
+        // every Service targets a stage's port or the gateway's
         objects.stream().filter(o -> o.getKind().equals("Service")).forEach(o -> {
             io.fabric8.kubernetes.api.model.Service s = (io.fabric8.kubernetes.api.model.Service) o;
             String stage = s.getMetadata().getName().substring("seq-".length());
-            assertEquals(STAGES.get(stage), s.getSpec().getPorts().get(0).getPort(), s.getMetadata().getName());
+            assertEquals(stage.equals("gateway") ? GATEWAY_PORT : STAGES.get(stage), s.getSpec().getPorts().get(0).getPort(),
+                    s.getMetadata().getName());
         });
+    }
+
+    /** Probes on the service's health endpoints and port, resources, and every variable the service reads set. */
+    private static void checkContainer(String overlay, PodSpec spec, String stage, int port, Map<String, Map<String, String>> configMaps)
+            throws IOException {
+        Container c = spec.getContainers().get(0);
+        // probes on the service's health endpoints and port
+        assertEquals(port, c.getPorts().get(0).getContainerPort(), stage);
+        String portName = c.getPorts().get(0).getName();
+        checkProbe(c.getReadinessProbe(), "/q/health/ready", port, portName, stage);
+        checkProbe(c.getLivenessProbe(), "/q/health/live", port, portName, stage);
+        assertNotNull(c.getResources().getRequests().get("cpu"), stage);
+        assertNotNull(c.getResources().getLimits().get("memory"), stage);
+        // the environment covers every variable the service reads
+        Map<String, String> env = new HashMap<>();
+        for (EnvFromSource from : c.getEnvFrom()) {
+            String key = from.getConfigMapRef() != null ? "ConfigMap/" + from.getConfigMapRef().getName()
+                    : "Secret/" + from.getSecretRef().getName();
+            Map<String, String> data = configMaps.get(key);
+            assertNotNull(data, stage + " refers to " + key + ", which the overlay does not render");
+            env.putAll(data);
+        }
+        for (EnvVar v : c.getEnv()) {
+            env.put(v.getName(), v.getValue() == null ? "(from " + v.getValueFrom() + ")" : v.getValue());
+        }
+        Set<String> missing = new TreeSet<>(envRead(stage));
+        missing.removeAll(env.keySet());
+        assertTrue(missing.isEmpty(), overlay + ": " + stage + " reads " + missing + " but its workload does not set them");
+        assertEquals(String.valueOf(port), env.get("SEQ_HTTP_PORT"), stage);
+        for (String p : KafkaSecurity.PROPERTIES) {
+            assertTrue(env.containsKey(KafkaSecurity.envName(p)), stage + " passes " + KafkaSecurity.envName(p));
+        }
     }
 
     @ParameterizedTest
