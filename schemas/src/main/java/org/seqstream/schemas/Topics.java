@@ -21,13 +21,22 @@ public final class Topics {
     /** Exactly one terminal record per request: an output or an error. */
     public static final Topic<SequenceResult> RESULTS =
             avro("seq.results", SequenceResult.class, SequenceResult.getClassSchema());
+    /**
+     * Instructions about requests, keyed by request id: cancel (read by the decoder), resumed
+     * (read by the gateways). As many partitions as seq.encoded: the decoder task of a request
+     * reads both.
+     */
+    public static final Topic<SequenceControl> CONTROL =
+            avro("seq.control", SequenceControl.class, SequenceControl.getClassSchema());
+    /** The control actions. */
+    public static final String CANCEL = "cancel", RESUMED = "resumed";
     /** Records that could not be read at all; original bytes, reason in headers. */
     public static final Topic<byte[]> DLQ = new Topic<>("seq.dlq", Serdes.String(), Serdes.ByteArray());
 
     /** Serde of the decoder's per-sequence progress store (changelogged, never a topic of its own). */
     public static final AvroSerde<DecodeProgress> PROGRESS = new AvroSerde<>(DecodeProgress.class, DecodeProgress.getClassSchema());
 
-    public static final List<Topic<?>> ALL = List.of(REQUESTS, TOKENS, EMBEDDINGS, ENCODED, STREAM, RESULTS, DLQ);
+    public static final List<Topic<?>> ALL = List.of(REQUESTS, TOKENS, EMBEDDINGS, ENCODED, STREAM, RESULTS, CONTROL, DLQ);
 
     private static <T extends org.apache.avro.specific.SpecificRecord> Topic<T> avro(String name, Class<T> type,
                                                                                        org.apache.avro.Schema schema) {

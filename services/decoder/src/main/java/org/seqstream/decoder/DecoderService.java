@@ -74,5 +74,6 @@ public class DecoderService {
         FunctionCounter.builder("seq_decoder_resumed_sequences", m, DecoderMetrics::resumedSequences).register(r);
         FunctionCounter.builder("seq_decoder_rejected_sequences", m, DecoderMetrics::rejectedSequences).register(r);
         FunctionCounter.builder("seq_decoder_failed_sequences", m, DecoderMetrics::failedSequences).register(r);
+        FunctionCounter.builder("seq_decoder_cancelled_sequences", m, DecoderMetrics::cancelledSequences).register(r);
     }
 }

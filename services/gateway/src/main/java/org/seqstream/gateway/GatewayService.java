@@ -41,7 +41,8 @@ public class GatewayService implements HealthCheck {
         gateway = new Gateway(client);
         GatewayRoutes routes = GatewayRoutes.mount(vertx, router, gateway, models, new GatewayRoutes.Settings(
                 config.getValue("seq.gateway.max-body-bytes", Long.class),
-                config.getValue("seq.gateway.timeout", Duration.class)));
+                config.getValue("seq.gateway.timeout", Duration.class),
+                config.getValue("seq.gateway.cancel-grace", Duration.class)));
         FunctionCounter.builder("seq_gateway_completions", routes, GatewayRoutes::completions).register(registry);
         FunctionCounter.builder("seq_gateway_streams", routes, GatewayRoutes::streams).register(registry);
         FunctionCounter.builder("seq_gateway_resumes", routes, GatewayRoutes::resumes).register(registry);
@@ -51,6 +52,7 @@ public class GatewayService implements HealthCheck {
         }
         Gauge.builder("seq_gateway_waiting_requests", gateway, Gateway::waiting).register(registry);
         FunctionCounter.builder("seq_gateway_published_requests", gateway, Gateway::published).register(registry);
+        FunctionCounter.builder("seq_gateway_cancels", gateway, Gateway::cancels).register(registry);
     }
 
     void stop(@Observes ShutdownEvent event) {

@@ -197,6 +197,13 @@ public final class DecodeScheduler<O> {
         active.remove(key);
     }
 
+    /** Forgets one sequence (cancelled), wherever it is; true if it was decoding (drop it from its batch). */
+    public boolean cancel(String key) {
+        waiting.removeIf(w -> w.key().equals(key));
+        ready.removeIf(r -> r.sequence().key().equals(key));
+        return active.remove(key) != null;
+    }
+
     /** Forgets everything of {@code owner}; returns its keys that were decoding, to drop from their batches. */
     public List<String> release(O owner) {
         waiting.removeIf(w -> w.owner() == owner);

@@ -141,21 +141,44 @@ final class DecodeEngine {
         } finally {
             lock.unlock();
         }
-        if (thread == null || !thread.isAlive()) {
-            applyRemovals();   // no decode thread (any more): nothing else touches the batches
-        } else {
-            try {
-                removal.done().get(RELEASE_WAIT_MS, TimeUnit.MILLISECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            } catch (Exception e) {
-                LOG.warn("the decode thread did not drop {} sequences of a closing task within {} ms", removal.keys().size(), RELEASE_WAIT_MS);
-            }
-        }
+        awaitRemoval(removal);
         if (owners.isEmpty()) {
             shutdown();
         }
         publishGauges();
+    }
+
+    /**
+     * Stream thread: the sequence {@code key} leaves the queue or its batch (it was cancelled).
+     * Returns once the decoding side has dropped it (or after {@link #RELEASE_WAIT_MS}): nothing
+     * is produced for it afterwards, beyond the deliveries made before.
+     */
+    void drop(String key) {
+        Removal removal;
+        lock.lock();
+        try {
+            removal = new Removal(scheduler.cancel(key) ? List.of(key) : List.of(), new CompletableFuture<>());
+            removals.add(removal);
+            work.signalAll();
+        } finally {
+            lock.unlock();
+        }
+        awaitRemoval(removal);
+        publishGauges();
+    }
+
+    private void awaitRemoval(Removal removal) {
+        if (thread == null || !thread.isAlive()) {
+            applyRemovals();   // no decode thread (any more): nothing else touches the batches
+            return;
+        }
+        try {
+            removal.done().get(RELEASE_WAIT_MS, TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (Exception e) {
+            LOG.warn("the decode thread did not drop {} sequences within {} ms", removal.keys().size(), RELEASE_WAIT_MS);
+        }
     }
 
     /** Stops the decode thread and frees the batches; the engine is not used afterwards. */

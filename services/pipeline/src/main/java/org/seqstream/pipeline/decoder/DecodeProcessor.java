@@ -21,6 +21,7 @@ import org.seqstream.runtime.SequenceCheck;
 import org.seqstream.runtime.ModelCatalog;
 import org.seqstream.runtime.ModelPackage;
 import org.seqstream.schemas.DecodeProgress;
+import org.seqstream.schemas.SequenceControl;
 import org.seqstream.schemas.SequenceEncoded;
 import org.seqstream.schemas.SequenceResult;
 import org.seqstream.schemas.StageTiming;
@@ -59,6 +60,7 @@ final class DecodeProcessor implements Processor<String, byte[], String, Object>
     private EagerCommit commits;
     private KeyValueStore<String, SequenceEncoded> sequences;
     private KeyValueStore<String, DecodeProgress> progress;
+    private KeyValueStore<String, Long> cancelled;
     private DecodeEngine engine;
     private boolean scanned;
 
@@ -74,15 +76,22 @@ final class DecodeProcessor implements Processor<String, byte[], String, Object>
         this.commits = new EagerCommit(context);
         this.sequences = context.getStateStore(DecoderTopology.SEQUENCES_STORE);
         this.progress = context.getStateStore(DecoderTopology.PROGRESS_STORE);
+        this.cancelled = context.getStateStore(DecoderTopology.CANCELLED_STORE);
         this.engine = engines.computeIfAbsent(Thread.currentThread(), t -> new DecodeEngine(models, config, metrics));
         engine.register(this);
         context.schedule(config.stepEvery(), PunctuationType.WALL_CLOCK_TIME, this::punctuate);
+        context.schedule(java.time.Duration.ofMinutes(1), PunctuationType.WALL_CLOCK_TIME, this::expireCancels);
     }
 
     @Override
     public void process(Record<String, byte[]> record) {
         try {
-            take(record);
+            boolean control = context.recordMetadata().map(m -> Topics.CONTROL.name().equals(m.topic())).orElse(false);
+            if (control) {
+                control(record);
+            } else {
+                take(record);
+            }
         } finally {
             commits.recordDone(context);
         }
@@ -102,6 +111,14 @@ final class DecodeProcessor implements Processor<String, byte[], String, Object>
             // drawn once and stored with the sequence: a resumed sequence samples with the same seed
             seq.getParams().setSeed(java.util.concurrent.ThreadLocalRandom.current().nextLong());
             seq.getParams().setRandomSeed(false);
+        }
+        if (cancelled.get(id) != null) {
+            // cancelled before it came: it ends here, with no output
+            cancelled.delete(id);
+            metrics.cancelled();
+            writeResult(seq, context.currentSystemTimeMs(),
+                    new Generation(new long[0], "", FinishReason.CANCELLED, List.of(), null));
+            return;
         }
         try {
             sequence(seq);
@@ -149,6 +166,54 @@ final class DecodeProcessor implements Processor<String, byte[], String, Object>
         DecodeBatch.Sequence s = new DecodeBatch.Sequence(seq.getId(), src, hidden, generated, Params.sampling(seq.getParams()));
         SequenceCheck.check(pkg, s);
         return s;
+    }
+
+    /**
+     * A record of seq.control. A cancel ends its sequence now: what decoding produced for it until
+     * the engine drops it is written first, then its result with {@code finish_reason: cancelled}
+     * and the output so far; nothing follows for it. A cancel for a sequence not here is kept for
+     * {@link DecoderTopology#CANCEL_WINDOW}, in case the sequence is still on its way.
+     */
+    private void control(Record<String, byte[]> record) {
+        SequenceControl c = DeadLetters.readOrForward(record, Topics.CONTROL.valueSerde().deserializer(),
+                Topics.CONTROL.name(), context, DecoderTopology.STAGE, DecoderTopology.TO_DLQ);
+        if (c == null || !Topics.CANCEL.equals(c.getAction())) {
+            return;
+        }
+        String id = c.getId();
+        if (sequences.get(id) == null) {
+            cancelled.put(id, context.currentSystemTimeMs());
+            return;
+        }
+        takeDeliveries();
+        engine.drop(id);
+        takeDeliveries();
+        SequenceEncoded seq = sequences.get(id);
+        DecodeProgress p = progress.get(id);
+        if (seq == null || p == null) {
+            return;   // it finished meanwhile: its result is written
+        }
+        long[] ids = p.getGeneratedIds().stream().mapToLong(Long::longValue).toArray();
+        metrics.cancelled();
+        writeResult(seq, p.getStartedAtMs(), new Generation(ids, models.tokenizer(seq.getModel()).decode(ids),
+                FinishReason.CANCELLED, List.of(), null));
+        forget(id);
+        engine.refill();
+    }
+
+    /** Forgets cancels older than the window: their sequences never came, or had finished before. */
+    private void expireCancels(long now) {
+        long before = now - DecoderTopology.CANCEL_WINDOW.toMillis();
+        List<String> old = new ArrayList<>();
+        try (KeyValueIterator<String, Long> it = cancelled.all()) {
+            while (it.hasNext()) {
+                KeyValue<String, Long> kv = it.next();
+                if (kv.value < before) {
+                    old.add(kv.key);
+                }
+            }
+        }
+        old.forEach(cancelled::delete);
     }
 
     /**
@@ -290,7 +355,14 @@ final class DecodeProcessor implements Processor<String, byte[], String, Object>
             forget(id);
             return;
         }
-        long started = p == null ? context.currentSystemTimeMs() : p.getStartedAtMs();
+        writeResult(seq, p == null ? context.currentSystemTimeMs() : p.getStartedAtMs(), g);
+        forget(id);
+        metrics.finished();
+    }
+
+    /** Writes the result of a sequence that ended with {@code g}, and asks for a commit. */
+    private void writeResult(SequenceEncoded seq, long started, Generation g) {
+        String id = seq.getId();
         SequenceResult result = SequenceResult.newBuilder()
                 .setId(id)
                 .setModel(seq.getModel())
@@ -308,8 +380,6 @@ final class DecodeProcessor implements Processor<String, byte[], String, Object>
         // Readers see committed records only: a finished result asks for a commit now rather than
         // at the next interval (tokens ride along).
         commits.result(context, engine.active());
-        forget(id);
-        metrics.finished();
     }
 
     private void forget(String id) {

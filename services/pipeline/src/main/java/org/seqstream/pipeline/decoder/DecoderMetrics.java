@@ -11,6 +11,7 @@ public final class DecoderMetrics {
     private final LongAdder finished = new LongAdder();
     private final LongAdder rejected = new LongAdder();
     private final LongAdder failed = new LongAdder();
+    private final LongAdder cancelled = new LongAdder();
     private final LongAdder steps = new LongAdder();
     private final LongAdder tokens = new LongAdder();
     private final LongAdder stepNanos = new LongAdder();
@@ -24,6 +25,7 @@ public final class DecoderMetrics {
     void finished() { finished.increment(); }
     void rejected() { rejected.increment(); }
     void failed() { failed.increment(); }
+    void cancelled() { cancelled.increment(); }
     void admitted(int n, long nanos) { admitted.add(n); admitNanos.add(nanos); }
     void active(long n) { active.set(n); }
     void waiting(long n) { waiting.set(n); }
@@ -38,6 +40,8 @@ public final class DecoderMetrics {
     /** Sequences resumed from the store after a restart or a rebalance. */
     public long resumedSequences() { return resumed.sum(); }
     public long finishedSequences() { return finished.sum(); }
+    /** Sequences ended by a cancel on seq.control. */
+    public long cancelledSequences() { return cancelled.sum(); }
     /** Sequences refused because the queue was full. */
     public long rejectedSequences() { return rejected.sum(); }
     /** Sequences that failed alone (invalid, unknown model, an exception or non-finite logits in their row), each with an error result. */

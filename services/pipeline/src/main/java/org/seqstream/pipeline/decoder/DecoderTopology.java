@@ -20,7 +20,12 @@ public final class DecoderTopology {
     public static final String STAGE = "decoder";
     public static final String SEQUENCES_STORE = "decoder-sequences";
     public static final String PROGRESS_STORE = "decoder-progress";
+    /** Cancels that came before their sequence: id to when, until the sequence comes or {@link #CANCEL_WINDOW} has passed. */
+    public static final String CANCELLED_STORE = "decoder-cancelled";
+    /** How long a cancel waits for a sequence that has not come (or that had finished already). */
+    public static final Duration CANCEL_WINDOW = Duration.ofHours(1);
     static final String SOURCE = "encoded";
+    static final String CONTROL_SOURCE = "control";
     static final String PROCESSOR = "decode";
     static final String TO_STREAM = "to-stream";
     static final String TO_RESULTS = "to-results";
@@ -92,7 +97,9 @@ public final class DecoderTopology {
         t.addSource(SOURCE, Serdes.String().deserializer(), Serdes.ByteArray().deserializer(), Topics.ENCODED.name());
         // One engine per stream thread batches the sequences of all the thread's tasks.
         Map<Thread, DecodeEngine> engines = new ConcurrentHashMap<>();
-        t.addProcessor(PROCESSOR, () -> new DecodeProcessor(models, config, engines), SOURCE);
+        // Cancels by request id, co-partitioned with seq.encoded: the task of a sequence reads its cancel.
+        t.addSource(CONTROL_SOURCE, Serdes.String().deserializer(), Serdes.ByteArray().deserializer(), Topics.CONTROL.name());
+        t.addProcessor(PROCESSOR, () -> new DecodeProcessor(models, config, engines), SOURCE, CONTROL_SOURCE);
         // The request with its encoder output, written once; and the small progress, after every step.
         // Cached: between two commits only the last value of a key reaches RocksDB and the
         // changelog, so a sequence's progress is written once per commit, not once per token,
@@ -101,6 +108,8 @@ public final class DecoderTopology {
                 Serdes.String(), Topics.ENCODED.valueSerde()).withCachingEnabled(), PROCESSOR);
         t.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(PROGRESS_STORE),
                 Serdes.String(), Serdes.serdeFrom(Topics.PROGRESS, Topics.PROGRESS)).withCachingEnabled(), PROCESSOR);
+        t.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(CANCELLED_STORE),
+                Serdes.String(), Serdes.Long()), PROCESSOR);
         t.addSink(TO_STREAM, Topics.STREAM.name(), Topics.STREAM.keySerde().serializer(),
                 Topics.STREAM.valueSerde().serializer(), PROCESSOR);
         t.addSink(TO_RESULTS, Topics.RESULTS.name(), Topics.RESULTS.keySerde().serializer(),

@@ -15,6 +15,7 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.common.utils.Utils;
+import org.seqstream.schemas.SequenceControl;
 import org.seqstream.schemas.SequenceRequest;
 import org.seqstream.schemas.SequenceResult;
 import org.seqstream.schemas.TokenEvent;
@@ -71,7 +72,10 @@ public final class Gateway implements AutoCloseable {
     private final Thread thread;
     private volatile boolean running = true;
     private volatile boolean ready;
-    private final LongAdder published = new LongAdder(), replayed = new LongAdder();
+    private final LongAdder published = new LongAdder(), replayed = new LongAdder(), cancels = new LongAdder();
+    /** Requests whose stream a gateway resumed (seq.control), by when this instance saw it. */
+    private final Map<String, Long> resumedAt = new ConcurrentHashMap<>();
+    private static final long RESUMED_MEMORY_NANOS = 600_000_000_000L;
 
     /**
      * @param clientConfig bootstrap servers and any client settings (security), for the producer
@@ -86,14 +90,16 @@ public final class Gateway implements AutoCloseable {
         this.producer = new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
         this.reader = consumer();
         List<TopicPartition> all = new ArrayList<>();
-        int n = 0;
-        for (String topic : List.of(Topics.STREAM.name(), Topics.RESULTS.name())) {
+        int n = 0;   // partitions of seq.stream (seq.results has as many)
+        for (String topic : List.of(Topics.STREAM.name(), Topics.RESULTS.name(), Topics.CONTROL.name())) {
             List<PartitionInfo> infos = reader.partitionsFor(topic, Duration.ofSeconds(30));
             if (infos == null || infos.isEmpty()) {
                 throw new IllegalStateException("topic " + topic + " does not exist on " + client.get("bootstrap.servers"));
             }
             infos.forEach(i -> all.add(new TopicPartition(i.topic(), i.partition())));
-            n = Math.max(n, infos.size());
+            if (topic.equals(Topics.STREAM.name())) {
+                n = infos.size();
+            }
         }
         this.partitions = n;
         reader.assign(all);
@@ -126,6 +132,27 @@ public final class Gateway implements AutoCloseable {
         return replayed.sum();
     }
 
+    public long cancels() {
+        return cancels.sum();
+    }
+
+    /** Publishes a cancel for the request: the decoder ends it with finish_reason cancelled and the output so far. */
+    public void cancel(String id) {
+        control(id, Topics.CANCEL);
+        cancels.increment();
+    }
+
+    /** Whether a gateway (any instance) resumed the request's stream after {@code sinceNanos} (this JVM's clock). */
+    public boolean resumedSince(String id, long sinceNanos) {
+        Long at = resumedAt.get(id);
+        return at != null && at - sinceNanos >= 0;
+    }
+
+    private void control(String id, String action) {
+        SequenceControl c = SequenceControl.newBuilder().setId(id).setAction(action).setCreatedAtMs(System.currentTimeMillis()).build();
+        producer.send(new ProducerRecord<>(Topics.CONTROL.name(), id, Topics.CONTROL.valueSerde().serializer().serialize(Topics.CONTROL.name(), c)));
+    }
+
     /** Requests with a subscriber waiting on this instance. */
     public int waiting() {
         return subscribers.size();
@@ -154,6 +181,7 @@ public final class Gateway implements AutoCloseable {
      */
     public Subscription resume(String id, int after, long createdAtMs, Listener listener) {
         Subscription s = subscribe(id, after, listener, true);
+        control(id, Topics.RESUMED);   // the instance that lost the stream does not cancel it
         replays.execute(() -> {
             try {
                 replay(s, createdAtMs);
@@ -214,6 +242,10 @@ public final class Gateway implements AutoCloseable {
             ready = true;
             while (running) {
                 for (ConsumerRecord<String, byte[]> r : reader.poll(Duration.ofMillis(100))) {
+                    if (r.topic().equals(Topics.CONTROL.name())) {
+                        resumed(r);
+                        continue;
+                    }
                     Set<Subscription> subs = r.key() == null ? null : subscribers.get(r.key());
                     if (subs != null) {
                         dispatch(r, subs, false);
@@ -221,6 +253,7 @@ public final class Gateway implements AutoCloseable {
                 }
                 long now = System.nanoTime();
                 subscribers.values().forEach(set -> set.forEach(s -> s.tick(now)));
+                resumedAt.values().removeIf(t -> now - t > RESUMED_MEMORY_NANOS);
             }
         } catch (WakeupException e) {
             if (running) {
@@ -231,6 +264,17 @@ public final class Gateway implements AutoCloseable {
         } finally {
             ready = false;
             reader.close();
+        }
+    }
+
+    private void resumed(ConsumerRecord<String, byte[]> r) {
+        try {
+            SequenceControl c = Topics.CONTROL.valueSerde().deserializer().deserialize(r.topic(), r.value());
+            if (Topics.RESUMED.equals(c.getAction())) {
+                resumedAt.put(c.getId(), System.nanoTime());
+            }
+        } catch (RuntimeException e) {
+            LOG.warn("unreadable record on {} for {}: {}", r.topic(), r.key(), e.getMessage());
         }
     }
 

@@ -46,9 +46,13 @@ import java.util.concurrent.atomic.LongAdder;
  * <p>Errors come in OpenAI's format, {@code {"error": {"message", "type", "param", "code"}}}.
  */
 public final class GatewayRoutes {
-    /** Settings: the largest request body, and how long a request may take before it gets a 504. */
-    public record Settings(long maxBodyBytes, Duration timeout) {
-        public static final Settings DEFAULT = new Settings(1 << 20, Duration.ofSeconds(300));
+    /**
+     * Settings: the largest request body; how long a request may take before it gets a 504; and
+     * how long after its client went away an unfinished request is cancelled, unless its stream
+     * was resumed (on any instance) meanwhile.
+     */
+    public record Settings(long maxBodyBytes, Duration timeout, Duration cancelGrace) {
+        public static final Settings DEFAULT = new Settings(1 << 20, Duration.ofSeconds(300), Duration.ofSeconds(10));
     }
 
     private static final Set<String> INPUT_ERRORS = Set.of("empty_input", "input_too_long", "unknown_characters",
@@ -77,6 +81,7 @@ public final class GatewayRoutes {
         router.get("/v1/models/:model").handler(r::model);
         router.post("/v1/completions").handler(r::completions);
         router.get("/v1/completions/:id/events").handler(r::events);
+        router.post("/v1/completions/:id/cancel").handler(r::cancel);
         router.route("/v1/*").handler(ctx -> r.error(ctx, 404, "invalid_request_error", null, "not_found",
                 "Unknown request URL: " + ctx.request().method() + " " + ctx.request().path()));
         router.route("/v1/*").failureHandler(r::failure);
@@ -328,6 +333,23 @@ public final class GatewayRoutes {
         throw new BadRequest("stop", "'stop' must be a string or an array of at most 4 strings.");
     }
 
+    // ---- cancel --------------------------------------------------------------------------------
+
+    private void cancel(RoutingContext ctx) {
+        String id = ctx.pathParam("id");
+        if (CompletionIds.createdAtMs(id).isEmpty()) {
+            error(ctx, 404, "invalid_request_error", "id", "not_found", "No completion with id '" + id + "'.");
+            return;
+        }
+        try {
+            gateway.cancel(id);
+        } catch (RuntimeException e) {
+            error(ctx, 503, "server_error", null, "unavailable", "The cancel could not be published: " + e.getMessage());
+            return;
+        }
+        json(ctx, 200, new JsonObject().put("id", id).put("object", "text_completion.cancel").put("cancelled", true));
+    }
+
     // ---- resumed streams -----------------------------------------------------------------------
 
     private void events(RoutingContext ctx) {
@@ -401,7 +423,7 @@ public final class GatewayRoutes {
 
         void start(java.util.function.IntFunction<Subscription> subscribe) {
             timer = vertx.setTimer(Math.max(1, settings.timeout().toMillis()), t -> timedOut());
-            ctx.response().closeHandler(v -> finish());
+            ctx.response().closeHandler(v -> clientGone());
             try {
                 for (int i = 0; i < ids.size(); i++) {
                     subscriptions.add(subscribe.apply(i));
@@ -562,6 +584,33 @@ public final class GatewayRoutes {
                 finish();
                 error(ctx, 504, "timeout", null, "timeout", message);
             }
+        }
+
+        /**
+         * The client went away before the end: the requests still running are cancelled after the
+         * grace period, unless a client resumed their stream meanwhile.
+         */
+        void clientGone() {
+            if (finished) {
+                return;
+            }
+            List<String> running = new ArrayList<>();
+            for (int i = 0; i < ids.size(); i++) {
+                if (results[i] == null) {
+                    running.add(ids.get(i));
+                }
+            }
+            finish();
+            long gone = System.nanoTime();
+            vertx.setTimer(Math.max(1, settings.cancelGrace().toMillis()), t -> running.forEach(id -> {
+                if (!gateway.resumedSince(id, gone)) {
+                    try {
+                        gateway.cancel(id);
+                    } catch (RuntimeException e) {
+                        // the broker is away: the request runs to its end
+                    }
+                }
+            }));
         }
 
         void finish() {

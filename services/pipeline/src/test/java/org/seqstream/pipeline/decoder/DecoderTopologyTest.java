@@ -17,6 +17,7 @@ import org.seqstream.runtime.ModelCatalog;
 import org.seqstream.runtime.SourceEncoder;
 import org.seqstream.schemas.DecodeProgress;
 import org.seqstream.schemas.GenerationParams;
+import org.seqstream.schemas.SequenceControl;
 import org.seqstream.schemas.SequenceEncoded;
 import org.seqstream.schemas.SequenceResult;
 import org.seqstream.schemas.TokenEvent;
@@ -29,6 +30,7 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -84,6 +86,12 @@ class DecoderTopologyTest {
                     Topics.RESULTS.valueSerde().deserializer());
             stream = driver.createOutputTopic(Topics.STREAM.name(), Serdes.String().deserializer(),
                     Topics.STREAM.valueSerde().deserializer());
+        }
+
+        void cancel(String id) {
+            driver.createInputTopic(Topics.CONTROL.name(), Serdes.String().serializer(), Serdes.ByteArray().serializer())
+                    .pipeInput(id, Topics.CONTROL.valueSerde().serializer().serialize(Topics.CONTROL.name(),
+                            SequenceControl.newBuilder().setId(id).setAction(Topics.CANCEL).build()));
         }
 
         void send(SequenceEncoded s) {
@@ -247,6 +255,51 @@ class DecoderTopologyTest {
                 assertEquals(e.getValue(), results.get(e.getKey()).getOutputText(), e.getKey());
                 assertEquals(e.getValue(), after.get(e.getKey()).toString());
             }
+        }
+    }
+
+    @Test
+    void aCancelEndsItsSequenceWithTheOutputSoFarAndNothingAfterIt() {
+        GenerationParams p = GenerationParams.newBuilder().build();
+        Map<String, StringBuilder> streamed = new HashMap<>();
+        // one active slot: "run" decodes, "wait" waits behind it; "early" is cancelled before it comes
+        try (Harness h = new Harness(DecoderTopology.Config.DEFAULT.withMaxActive(1).withStepBudget(Duration.ZERO).inline())) {
+            h.cancel("early");
+            h.send(encoded("itn-gpt", "run", INPUTS.get(0), p));
+            h.send(encoded("itn-gpt", "wait", INPUTS.get(1), p));
+            for (int i = 0; i < 5; i++) {
+                h.driver.advanceWallClockTime(Duration.ofMillis(1));   // one step per punctuation
+            }
+            h.drainStream(streamed);
+            int before = streamed.get("run").length();
+            assertTrue(before >= 3 && before < reference("itn-gpt", INPUTS.get(0), p).length(), "tokens before the cancel: " + before);
+            long cancelledBefore = DecoderMetrics.INSTANCE.cancelledSequences();
+            h.cancel("run");
+            h.cancel("wait");
+            h.send(encoded("itn-gpt", "early", INPUTS.get(2), p));
+            Map<String, SequenceResult> results = new HashMap<>();
+            h.results.readKeyValuesToList().forEach(kv -> assertTrue(results.put(kv.key, kv.value) == null, "duplicate " + kv.key));
+            h.drainStream(streamed);
+            for (int i = 0; i < 20; i++) {
+                h.driver.advanceWallClockTime(Duration.ofMillis(1));
+            }
+            // nothing more for any of them
+            assertTrue(h.results.isEmpty());
+            assertTrue(h.stream.isEmpty());
+            assertEquals(Set.of("run", "wait", "early"), results.keySet());
+            SequenceResult run = results.get("run");
+            assertEquals("cancelled", run.getFinishReason());
+            assertEquals(streamed.get("run").toString(), run.getOutputText(), "the output so far: the tokens streamed");
+            assertEquals(streamed.get("run").length(), run.getUsage().getGeneratedTokens());
+            assertTrue(run.getOutputText().length() >= before);
+            for (String id : List.of("wait", "early")) {
+                assertEquals("cancelled", results.get(id).getFinishReason(), id);
+                assertEquals("", results.get(id).getOutputText(), id);
+                assertTrue(!streamed.containsKey(id), id + " streamed nothing");
+            }
+            assertEquals(cancelledBefore + 3, DecoderMetrics.INSTANCE.cancelledSequences());
+            assertEquals(0, count(h.driver.getKeyValueStore(DecoderTopology.SEQUENCES_STORE)));
+            assertEquals(0, count(h.driver.getKeyValueStore(DecoderTopology.CANCELLED_STORE)));
         }
     }
 

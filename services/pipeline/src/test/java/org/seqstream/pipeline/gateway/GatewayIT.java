@@ -58,7 +58,7 @@ class GatewayIT {
             Thread.sleep(100);
         }
         server = GatewayServer.start("127.0.0.1", 0, Map.of("bootstrap.servers", kafka.bootstrapServers()), models,
-                new GatewayRoutes.Settings(1 << 20, Duration.ofSeconds(120)));
+                new GatewayRoutes.Settings(1 << 20, Duration.ofSeconds(120), Duration.ofSeconds(1)));
     }
 
     @AfterAll
@@ -230,6 +230,32 @@ class GatewayIT {
         }
         assertEquals(requestId + "/3", rest.get(0).id());
         assertEquals(text, joined.toString());
+    }
+
+    @Test
+    void aCancelledRequestEndsWithFinishReasonCancelledAndNoEventsAfterIt() throws Exception {
+        // a request published straight to Kafka under a gateway id, and cancelled through the gateway at once:
+        // the cancel (one hop) reaches the decoder before the request (four)
+        String id = CompletionIds.create(System.currentTimeMillis());
+        try (org.apache.kafka.clients.producer.KafkaProducer<String, byte[]> p = new org.apache.kafka.clients.producer.KafkaProducer<>(
+                Map.of("bootstrap.servers", kafka.bootstrapServers()), new org.apache.kafka.common.serialization.StringSerializer(),
+                new org.apache.kafka.common.serialization.ByteArraySerializer())) {
+            org.seqstream.schemas.SequenceRequest req = org.seqstream.schemas.SequenceRequest.newBuilder().setId(id).setModel("itn-seq2seq")
+                    .setText(INPUTS.get(2)).setParams(org.seqstream.schemas.GenerationParams.newBuilder().build())
+                    .setCreatedAtMs(System.currentTimeMillis()).build();
+            p.send(new org.apache.kafka.clients.producer.ProducerRecord<>(org.seqstream.schemas.Topics.REQUESTS.name(), id,
+                    org.seqstream.schemas.Topics.REQUESTS.valueSerde().serializer().serialize("", req))).get();
+        }
+        HttpResponse<String> c = post("/v1/completions/" + id + "/cancel", "");
+        assertEquals(200, c.statusCode(), c.body());
+        assertTrue(JSON.readTree(c.body()).path("cancelled").asBoolean());
+        List<Event> events = events(stream("/v1/completions/" + id + "/events", null, null), Integer.MAX_VALUE);
+        assertEquals("[DONE]", events.get(events.size() - 1).data());
+        JsonNode last = JSON.readTree(events.get(events.size() - 2).data());
+        assertEquals("cancelled", last.path("choices").path(0).path("finish_reason").asText(), events.toString());
+        assertEquals(id + "/" + (events.size() - 2), events.get(events.size() - 2).id(), "the final chunk follows every token event");
+        assertEquals(0, last.path("usage").path("completion_tokens").asInt(), "cancelled before it was decoded");
+        assertEquals(404, post("/v1/completions/not-an-id/cancel", "").statusCode());
     }
 
     @Test
