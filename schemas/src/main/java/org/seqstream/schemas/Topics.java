@@ -16,11 +16,12 @@ public final class Topics {
             avro("seq.embeddings", SequenceEmbeddings.class, SequenceEmbeddings.getClassSchema());
     public static final Topic<SequenceEncoded> ENCODED =
             avro("seq.encoded", SequenceEncoded.class, SequenceEncoded.getClassSchema());
-    /** One event per generated token. */
-    public static final Topic<TokenEvent> STREAM = avro("seq.stream", TokenEvent.class, TokenEvent.getClassSchema());
-    /** Exactly one terminal record per request: an output or an error. */
-    public static final Topic<SequenceResult> RESULTS =
-            avro("seq.results", SequenceResult.class, SequenceResult.getClassSchema());
+    /** One event per generated token; Avro or JSON as {@link OutputFormat} says, read either way. */
+    public static final Topic<TokenEvent> STREAM = new Topic<>("seq.stream", Serdes.String(),
+            new OutputSerde<>(TokenEvent.class, TokenEvent.getClassSchema()));
+    /** Exactly one terminal record per request: an output or an error; Avro or JSON as {@link OutputFormat} says, read either way. */
+    public static final Topic<SequenceResult> RESULTS = new Topic<>("seq.results", Serdes.String(),
+            new OutputSerde<>(SequenceResult.class, SequenceResult.getClassSchema()));
     /**
      * Instructions about requests, keyed by request id: cancel (read by the decoder), resumed
      * (read by the gateways). As many partitions as seq.encoded: the decoder task of a request

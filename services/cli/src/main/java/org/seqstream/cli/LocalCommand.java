@@ -58,11 +58,17 @@ final class LocalCommand implements Callable<Integer> {
             description = "Address the gateway listens on (default: ${DEFAULT-VALUE}; 0.0.0.0 for every interface).")
     String httpHost;
 
+    @Option(names = "--output-format", defaultValue = "avro", paramLabel = "avro|json",
+            description = "How the stages write results and token events: Avro single-object records, or JSON for readers"
+                    + " without the schema (kcat, the console consumer) (default: ${DEFAULT-VALUE}).")
+    String outputFormat;
+
     @Mixin
     ModelOptions models;
 
     @Override
     public Integer call() throws Exception {
+        org.seqstream.schemas.OutputFormat.set(org.seqstream.schemas.OutputFormat.parse(outputFormat));
         Set<String> stageSet = stages.equals("none") ? Set.of() : new LinkedHashSet<>(Arrays.asList(stages.split(",")));
         boolean temporary = dataDir == null;
         Path dir = temporary ? Files.createTempDirectory("seq-local-") : dataDir;

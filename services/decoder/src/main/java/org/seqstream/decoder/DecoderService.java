@@ -53,7 +53,10 @@ public class DecoderService {
     }
 
     @Produces
-    Topology topology(ModelCatalog models, DecoderSettings settings) {
+    Topology topology(ModelCatalog models, DecoderSettings settings,
+                      @org.eclipse.microprofile.config.inject.ConfigProperty(name = "seq.output-format") String outputFormat) {
+        // results (and token events) as Avro or JSON, for every reader of this deployment
+        org.seqstream.schemas.OutputFormat.set(org.seqstream.schemas.OutputFormat.parse(outputFormat));
         return DecoderTopology.build(models, settings.topology());
     }
 

@@ -51,7 +51,7 @@ public final class StageLoops {
     /**
      * A running embedding or encoder stage as its service runs it: the models of
      * {@code seq.models-dir} and the stage's loop. {@code config} reads the service's settings:
-     * seq.models-dir, seq.device, seq.onnx.threads, kafka.bootstrap.servers, seq.instance-id,
+     * seq.models-dir, seq.device, seq.onnx.threads, kafka.bootstrap.servers, seq.instance-id, seq.output-format,
      * seq.max-batch, and the client security settings of {@link KafkaSecurity} as "kafka." + property
      * (null when not set).
      */
@@ -65,6 +65,10 @@ public final class StageLoops {
         }
 
         public static Running start(String stage, Function<String, String> config) {
+            String format = config.apply("seq.output-format");
+            if (format != null) {
+                org.seqstream.schemas.OutputFormat.set(org.seqstream.schemas.OutputFormat.parse(format));   // its error results
+            }
             ModelCatalog models = ModelCatalog.load(Path.of(config.apply("seq.models-dir")),
                     Device.parse(config.apply("seq.device")), Integer.parseInt(config.apply("seq.onnx.threads")))
                     .opening(stage.equals(EncoderStage.STAGE) ? ModelCatalog.ENCODER_GRAPHS : ModelCatalog.EMBEDDING_GRAPHS);

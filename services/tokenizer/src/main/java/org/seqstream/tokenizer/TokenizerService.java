@@ -50,7 +50,10 @@ public class TokenizerService {
     }
 
     @Produces
-    Topology topology(ModelCatalog models, TokenizerSettings settings) {
+    Topology topology(ModelCatalog models, TokenizerSettings settings,
+                      @org.eclipse.microprofile.config.inject.ConfigProperty(name = "seq.output-format") String outputFormat) {
+        // results (and token events) as Avro or JSON, for every reader of this deployment
+        org.seqstream.schemas.OutputFormat.set(org.seqstream.schemas.OutputFormat.parse(outputFormat));
         return TokenizerTopology.build(models, settings.topology());
     }
 
