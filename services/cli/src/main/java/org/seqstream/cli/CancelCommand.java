@@ -13,7 +13,7 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
-import org.apache.kafka.common.utils.Utils;
+import org.seqstream.pipeline.gateway.Gateway;
 import org.seqstream.schemas.SequenceControl;
 import org.seqstream.schemas.SequenceResult;
 import org.seqstream.schemas.Topics;
@@ -21,7 +21,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -57,19 +56,19 @@ final class CancelCommand implements Callable<Integer> {
                      ProducerConfig.ACKS_CONFIG, "all"), new StringSerializer(), new ByteArraySerializer())) {
             int partitions = c.partitionsFor(Topics.RESULTS.name(), Duration.ofSeconds(30)).size();
             List<TopicPartition> tps = ids.stream().map(id -> new TopicPartition(Topics.RESULTS.name(),
-                    Utils.toPositive(Utils.murmur2(id.getBytes(StandardCharsets.UTF_8))) % partitions)).distinct().toList();
+                    Gateway.partitionOf(id, partitions))).distinct().toList();
             c.assign(tps);
             Map<TopicPartition, Long> when = new LinkedHashMap<>();
             tps.forEach(tp -> when.put(tp, start - lookback * 1000));
             Map<TopicPartition, OffsetAndTimestamp> from = c.offsetsForTimes(when);
             Map<TopicPartition, Long> end = c.endOffsets(tps);
             tps.forEach(tp -> c.seek(tp, from.get(tp) == null ? end.get(tp) : from.get(tp).offset()));
+            long sent = System.currentTimeMillis();
             for (String id : ids) {
                 SequenceControl cancel = SequenceControl.newBuilder().setId(id).setAction(Topics.CANCEL).setCreatedAtMs(start).build();
                 p.send(new ProducerRecord<>(Topics.CONTROL.name(), id,
                         Topics.CONTROL.valueSerde().serializer().serialize(Topics.CONTROL.name(), cancel))).get();
             }
-            long sent = System.currentTimeMillis();
             System.err.println("seqctl cancel: " + ids.size() + " cancel" + (ids.size() == 1 ? "" : "s") + " published");
             if (timeout <= 0) {
                 return 0;

@@ -102,7 +102,22 @@ final class SendCommand implements Callable<Integer> {
     }
 
     record Settings(String bootstrap, String model, GenerationOptions generation, boolean truncate, boolean json,
-                    double timeout, double linger, boolean stream, int retries) {
+                    double timeout, double linger, boolean stream, int retries, boolean streamLines) {
+        Settings(String bootstrap, String model, GenerationOptions generation, boolean truncate, boolean json,
+                 double timeout, double linger, boolean stream, int retries) {
+            this(bootstrap, model, generation, truncate, json, timeout, linger, stream, retries, false);
+        }
+    }
+
+    /** A request's stream as one line on stderr: its token events' text in order, then how it ended. */
+    private static void printStream(SequenceResult r, Map<String, StringBuilder> streamed) {
+        StringBuilder text = streamed.remove(r.getId());
+        try {
+            System.err.println("  stream " + r.getId() + ": " + JSON.writeValueAsString(text == null ? "" : text.toString())
+                    + " (" + (r.getError() != null ? r.getError().getCode() : r.getFinishReason()) + ")");
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /** Backoff before the {@code attempt}th retry (1-based): 0.2 s doubling, at most 5 s. */
@@ -145,6 +160,10 @@ final class SendCommand implements Callable<Integer> {
         int[] seen = new int[n];
         long[] sentAt = new long[n], doneAt = new long[n];
         Map<String, Integer> lineOfId = new HashMap<>();
+        // streamLines: each request's token events, and its result once they have all come
+        Map<String, StringBuilder> streamed = new HashMap<>();
+        Map<String, Integer> streamedCount = new HashMap<>();
+        Map<String, SequenceResult> streamPending = new HashMap<>();
         Map<Integer, LocalError> failed = new ConcurrentHashMap<>();
         int[] attempts = new int[n];
         long[] retryAt = new long[n];
@@ -193,7 +212,16 @@ final class SendCommand implements Callable<Integer> {
                     if (rec.topic().equals(Topics.STREAM.name())) {
                         if (lineOfId.containsKey(rec.key())) {
                             TokenEvent ev = Topics.STREAM.valueSerde().deserializer().deserialize(rec.topic(), rec.value());
-                            System.err.println(ev.getId() + " #" + ev.getIndex() + " " + JSON.writeValueAsString(ev.getTextDelta()));
+                            if (s.streamLines()) {
+                                streamed.computeIfAbsent(ev.getId(), k -> new StringBuilder()).append(ev.getTextDelta());
+                                streamedCount.merge(ev.getId(), 1, Integer::sum);
+                                SequenceResult done = streamPending.get(ev.getId());
+                                if (done != null && streamedCount.get(ev.getId()) >= done.getUsage().getGeneratedTokens()) {
+                                    printStream(streamPending.remove(ev.getId()), streamed);
+                                }
+                            } else {
+                                System.err.println(ev.getId() + " #" + ev.getIndex() + " " + JSON.writeValueAsString(ev.getTextDelta()));
+                            }
                         }
                         continue;
                     }
@@ -209,6 +237,15 @@ final class SendCommand implements Callable<Integer> {
                         continue;
                     }
                     if (seen[i]++ == 0) {
+                        if (s.streamLines() && s.stream()) {
+                            // token events and result come in one transaction, but from two topics:
+                            // the line waits for the events still on their way
+                            if (streamedCount.getOrDefault(r.getId(), 0) >= r.getUsage().getGeneratedTokens()) {
+                                printStream(r, streamed);
+                            } else {
+                                streamPending.put(r.getId(), r);
+                            }
+                        }
                         results[i] = r;
                         doneAt[i] = System.nanoTime();
                         lineOfId.putIfAbsent(r.getId(), i);
@@ -221,6 +258,9 @@ final class SendCommand implements Callable<Integer> {
                 if (printed == n && lingerUntil == Long.MAX_VALUE) {
                     lingerUntil = System.nanoTime() + (long) (s.linger() * 1e9);
                 }
+            }
+            for (SequenceResult r : streamPending.values()) {
+                printStream(r, streamed);
             }
             int lost = 0, duplicated = 0;
             for (int i = 0; i < n; i++) {

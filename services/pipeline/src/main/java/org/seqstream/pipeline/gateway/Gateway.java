@@ -211,6 +211,11 @@ public final class Gateway implements AutoCloseable {
 
     /** The partition that records keyed {@code id} go to, as the producers' default partitioner places them. */
     int partitionOf(String id) {
+        return partitionOf(id, partitions);
+    }
+
+    /** The partition of {@code partitions} that the producers' default partitioner puts records keyed {@code id} on. */
+    public static int partitionOf(String id, int partitions) {
         return Utils.toPositive(Utils.murmur2(id.getBytes(StandardCharsets.UTF_8))) % partitions;
     }
 
