@@ -46,7 +46,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * The four service images, built by Testcontainers from the project's Dockerfiles (on what Maven
  * built in this run), run as containers on the host's network against a real broker; requests
  * of both models are answered as the reference generator answers them, with the decoder
- * container killed (SIGKILL) and started again under load. A read_committed reader counts every
+ * container killed (SIGKILL) and started again under load; then the gateway image answers a
+ * completion and a stream over HTTP in front of them. A read_committed reader counts every
  * result and token event. Runs whenever a Docker engine answers; skipped with the reason otherwise.
  */
 class ContainersIT {
@@ -66,6 +67,7 @@ class ContainersIT {
         for (String stage : PORTS.keySet()) {
             Assumptions.assumeTrue(Files.isDirectory(app(stage)), app(stage) + " is missing: run ./mvnw package first");
         }
+        Assumptions.assumeTrue(Files.isDirectory(app("gateway")), app("gateway") + " is missing: run ./mvnw package first");
         Path dir = Files.createTempDirectory("seq-containers-");
         List<GenericContainer<?>> containers = new ArrayList<>();
         try (EmbeddedKafka kafka = EmbeddedKafka.start(0, dir.resolve("kafka"), true);
@@ -144,6 +146,40 @@ class ContainersIT {
                 }
                 assertEquals(e.getValue(), text.toString(), e.getKey() + ": streamed text");
             }
+            // And the gateway image answers over HTTP in front of them: the same request as t0, a completion and a stream
+            int http;
+            try (java.net.ServerSocket free = new java.net.ServerSocket(0)) {
+                http = free.getLocalPort();
+            }
+            GenericContainer<?> gateway = new GenericContainer<>(image("gateway", base))
+                    .withNetworkMode("host")
+                    .withEnv("KAFKA_BOOTSTRAP_SERVERS", bootstrap)
+                    .withEnv("SEQ_HTTP_PORT", String.valueOf(http))
+                    .waitingFor(Wait.forLogMessage(".*Listening on.*", 1).withStartupTimeout(Duration.ofMinutes(3)));
+            containers.add(gateway);
+            gateway.start();
+            awaitReady(http);
+            String body = "{\"model\":\"itn-seq2seq\",\"prompt\":\"" + INPUTS.get(0)
+                    + "\",\"max_tokens\":128,\"temperature\":0.8,\"top_p\":0.95,\"seed\":2000";
+            HttpClient client = HttpClient.newHttpClient();
+            HttpResponse<String> completion = client.send(HttpRequest.newBuilder(URI.create("http://localhost:" + http + "/v1/completions"))
+                    .header("Content-Type", "application/json").timeout(Duration.ofMinutes(1))
+                    .POST(HttpRequest.BodyPublishers.ofString(body + "}")).build(), HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, completion.statusCode(), completion.body());
+            assertEquals(expected.get("t0"), new com.fasterxml.jackson.databind.ObjectMapper().readTree(completion.body())
+                    .path("choices").path(0).path("text").asText(), completion.body());
+            HttpResponse<String> stream = client.send(HttpRequest.newBuilder(URI.create("http://localhost:" + http + "/v1/completions"))
+                    .header("Content-Type", "application/json").timeout(Duration.ofMinutes(1))
+                    .POST(HttpRequest.BodyPublishers.ofString(body + ",\"stream\":true}")).build(), HttpResponse.BodyHandlers.ofString());
+            StringBuilder streamed = new StringBuilder();
+            for (String line : stream.body().split("\n")) {
+                if (line.startsWith("data: {")) {
+                    streamed.append(new com.fasterxml.jackson.databind.ObjectMapper().readTree(line.substring(6))
+                            .path("choices").path(0).path("text").asText());
+                }
+            }
+            assertTrue(stream.body().endsWith("data: [DONE]\n\n"), stream.body());
+            assertEquals(expected.get("t0"), streamed.toString());
         } finally {
             containers.forEach(GenericContainer::stop);
         }
