@@ -58,6 +58,11 @@ final class LocalCommand implements Callable<Integer> {
             description = "Address the gateway listens on (default: ${DEFAULT-VALUE}; 0.0.0.0 for every interface).")
     String httpHost;
 
+    @Option(names = "--http-cancel-grace", defaultValue = "10", paramLabel = "S",
+            description = "The gateway cancels a request S seconds after its client went away, unless its stream was resumed"
+                    + " (default: ${DEFAULT-VALUE}).")
+    double httpCancelGrace;
+
     @Option(names = "--output-format", defaultValue = "avro", paramLabel = "avro|json",
             description = "How the stages write results and token events: Avro single-object records, or JSON for readers"
                     + " without the schema (kcat, the console consumer) (default: ${DEFAULT-VALUE}).")
@@ -95,7 +100,8 @@ final class LocalCommand implements Callable<Integer> {
                 catalog = ModelCatalog.load(models.modelsDir(), Device.parse(models.device), models.threads);
             }
             gateway = GatewayServer.start(httpHost, httpPort, Map.of("bootstrap.servers", bootstrap), catalog,
-                    GatewayRoutes.Settings.DEFAULT);
+                    new GatewayRoutes.Settings(GatewayRoutes.Settings.DEFAULT.maxBodyBytes(), GatewayRoutes.Settings.DEFAULT.timeout(),
+                            java.time.Duration.ofMillis((long) (httpCancelGrace * 1000))));
             System.out.println("gateway: http://" + httpHost + ":" + gateway.port() + "/v1");
         }
         System.out.println("stages: " + (stageSet.isEmpty() ? "none" : String.join(",", stageSet)) + " (models "
