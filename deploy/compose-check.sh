@@ -6,7 +6,8 @@
 # (deploy/compose-host-network.yml: all traffic on loopback), waits until every service is healthy,
 # and for each model sends N requests with `seqctl send --stream`, kills the decoder container
 # with SIGKILL while they are in flight, starts it again, and checks every result against
-# `seqctl generate` and every token event. Tears everything down (and stops a dockerd it started).
+# `seqctl generate` and every token event; then asks the gateway container for 20 completions and
+# 20 streams, checked the same way. Tears everything down (and stops a dockerd it started).
 #
 #   deploy/compose-check.sh [-n 200] [--model NAME]... [--rebuild] [--keep]
 #
@@ -74,7 +75,7 @@ fi
 export KAFKA_IMAGE="${KAFKA_IMAGE:-apache/kafka:$kafka_version}"
 have "$KAFKA_IMAGE" || KAFKA_IMAGE="$prefix/kafka:$kafka_version"
 missing=0
-for image in "$prefix"/{tokenizer,embedding,encoder,decoder}:"$tag" "$KAFKA_IMAGE"; do
+for image in "$prefix"/{tokenizer,embedding,encoder,decoder,gateway}:"$tag" "$KAFKA_IMAGE"; do
   docker image inspect "$image" > /dev/null 2>&1 || missing=1
 done
 if [ "$rebuild" = 1 ] || [ "$missing" = 1 ]; then
@@ -92,7 +93,7 @@ compose up -d > "$work/up.log" 2>&1 || { cat "$work/up.log" >&2; exit 1; }
 container() { compose ps -q "$1"; }
 wait_healthy() {
   local s
-  for s in kafka tokenizer embedding encoder decoder; do
+  for s in kafka tokenizer embedding encoder decoder gateway; do
     for i in $(seq 1 360); do
       [ "$(docker inspect -f '{{.State.Health.Status}}' "$(container "$s")" 2>/dev/null)" = healthy ] && break
       if [ "$i" = 360 ]; then compose ps >&2; compose logs --tail 30 "$s" >&2; log "$s is not healthy after 180 s"; return 1; fi
@@ -103,36 +104,59 @@ wait_healthy() {
 wait_healthy
 log "all services healthy after $(( $(date +%s) - started )) s"
 
-metric() { curl -fs "localhost:8084/q/metrics" 2>/dev/null | awk -v m="$1" '$1 == m {print $2; f=1} END {if (!f) print 0}'; }
+metric() { curl -fs "localhost:${2:-8084}/q/metrics" 2>/dev/null | awk -v m="$1" '$1 == m {print $2; f=1} END {if (!f) print 0}'; }
+at_least() { awk -v v="$1" -v t="$2" 'BEGIN {exit !(v >= t)}'; }
+wait_decoder_healthy() {
+  for i in $(seq 1 360); do
+    [ "$(docker inspect -f '{{.State.Health.Status}}' "$(container decoder)")" = healthy ] && return 0
+    sleep 0.5
+  done
+  log "the decoder did not become healthy again"; return 1
+}
 head -n "$n" models/eval/itn-test.tsv | cut -f1 > "$work/inputs.txt"
 n=$(wc -l < "$work/inputs.txt")
 total_sent=0 total_done=0 total_lost=0 total_dup=0 total_diff=0 total_events=0 total_stream_dup=0 total_stream_bad=0
 for model in "${models[@]}"; do
   ./seqctl generate --model "$model" --device cpu < "$work/inputs.txt" 2> /dev/null > "$work/$model.reference.jsonl"
-  before=$(metric seq_decoder_finished_sequences_total)
-  log "$model: sending $n requests"
+  # a decoder that keeps up with arrivals holds only a few sequences when it is killed: it starts on
+  # a backlog of every request, so that the kill lands on a full batch (the stage that writes the
+  # decoder's input is the embedding for a decoder-only model, the encoder otherwise)
+  if grep -q '"architecture": *"decoder-only"' "models/$model/model.json"; then
+    feeder=(seq_embedding_records_total 8082)
+  else
+    feeder=(seq_encoder_records_total 8083)
+  fi
+  encoded_before=$(metric "${feeder[@]}")
+  docker stop "$(container decoder)" > /dev/null
+  log "$model: decoder stopped; sending $n requests"
   ./seqctl send --bootstrap localhost:9092 --model "$model" --timeout 900 --linger 15 --stream \
     < "$work/inputs.txt" > "$work/$model.results.jsonl" 2> "$work/$model.send.err" &
   send_pid=$!
-  target=$(awk -v b="$before" -v n="$n" 'BEGIN {print b + int((n + 2) / 3)}')
   for _ in $(seq 1 3000); do
-    awk -v v="$(metric seq_decoder_finished_sequences_total)" -v t="$target" 'BEGIN {exit !(v >= t)}' && break
+    at_least "$(metric "${feeder[@]}")" $((${encoded_before%.*} + n)) && break
     kill -0 "$send_pid" 2> /dev/null || break
     sleep 0.1
   done
-  done_at_kill=$(awk -v v="$(metric seq_decoder_finished_sequences_total)" -v b="$before" 'BEGIN {print v - b}')
+  docker start "$(container decoder)" > /dev/null
+  wait_decoder_healthy
+  log "$model: decoder started on $(awk -v a="$(metric "${feeder[@]}")" -v b="$encoded_before" 'BEGIN {print a - b}') encoded requests"
+  # killed early (after a tenth of the results: a full batch of these models finishes in seconds)
+  # and while it holds sequences (it may hold none for a moment, between two polls)
+  for _ in $(seq 1 3000); do
+    at_least "$(metric seq_decoder_finished_sequences_total)" $(( (n + 9) / 10 )) \
+      && at_least "$(metric seq_decoder_active_sequences)" $(( n < 64 ? (n + 7) / 8 : 8 )) && break
+    kill -0 "$send_pid" 2> /dev/null || break
+    sleep 0.1
+  done
+  done_at_kill=$(metric seq_decoder_finished_sequences_total); done_at_kill=${done_at_kill%.*}
   log "$model: $done_at_kill results, $(metric seq_decoder_active_sequences) sequences active: docker kill -s KILL decoder"
   docker kill -s KILL "$(container decoder)" > /dev/null
   docker start "$(container decoder)" > /dev/null
-  for i in $(seq 1 360); do
-    [ "$(docker inspect -f '{{.State.Health.Status}}' "$(container decoder)")" = healthy ] && break
-    [ "$i" = 360 ] && { log "the decoder did not become healthy again"; exit 1; }
-    sleep 0.5
-  done
+  wait_decoder_healthy
   resumed=0
   for _ in $(seq 1 600); do
     resumed=$(metric seq_decoder_resumed_sequences_total)
-    awk -v v="$resumed" 'BEGIN {exit !(v >= 1)}' && break
+    at_least "$resumed" 1 && break
     kill -0 "$send_pid" 2> /dev/null || break
     sleep 0.1
   done
@@ -154,6 +178,9 @@ for model in "${models[@]}"; do
   fi
   log "$model: ${summary:-no summary from seqctl send (exit $status)}; $diff_count outputs differ from seqctl generate"
   log "$model: token events: $events, $stream_dup duplicated, $stream_bad outputs not spelled by their events"
+  gateway_diff=$(python3 scripts/lib/results.py gateway http://localhost:8080 "$model" "$work/inputs.txt" "$work/$model.reference.jsonl" 20)
+  log "$model: gateway (localhost:8080): $gateway_diff of 20 completions and 20 streams differ from seqctl generate"
+  diff_count=$((diff_count + gateway_diff))
   total_sent=$((total_sent + sent)) total_done=$((total_done + done)) total_lost=$((total_lost + lost))
   total_dup=$((total_dup + dup)) total_diff=$((total_diff + diff_count))
   total_events=$((total_events + events)) total_stream_dup=$((total_stream_dup + stream_dup)) total_stream_bad=$((total_stream_bad + stream_bad))

@@ -88,10 +88,16 @@ for sc in "${scenarios[@]}"; do
     decoder)
       # a decoder that keeps up with arrivals holds only a few sequences when it is killed: start it
       # on a backlog of every request, so that the kill lands on a full batch
-      wait_metric enc-1 seq_encoder_records_total "$n"
+      # (for a decoder-only model, the embedding stage writes the decoder's input)
+      if grep -q '"architecture": *"decoder-only"' "models/$model/model.json" 2> /dev/null; then
+        feeder=(emb-1 18282 seq_embedding_records_total)
+      else
+        feeder=(enc-1 18283 seq_encoder_records_total)
+      fi
+      wait_metric "${feeder[0]}" "${feeder[2]}" "$n"
       stack_start decoder dec-1 18284
       stack_wait_ready 18284
-      log "decoder: started on $(stack_metric 18283 seq_encoder_records_total) encoded requests"
+      log "decoder: started on $(stack_metric "${feeder[1]}" "${feeder[2]}") encoded requests"
       # killed early (a tenth of the results): a full batch of these models finishes in seconds
       wait_metric dec-1 seq_decoder_finished_sequences_total "$(( (n + 9) / 10 ))"
       finished_at_kill=$(stack_metric 18284 seq_decoder_finished_sequences_total)

@@ -7,10 +7,15 @@ deploy/compose-check.sh.
                                                   `seqctl send --stream` printed, how many were
                                                   printed twice, and how many outputs are not
                                                   spelled by their events (indices 0..n-1, in order)
+  results.py gateway URL MODEL INPUTS REFERENCE K prints how many of the first K inputs the gateway at
+                                                  URL answers differently from the reference, once
+                                                  with POST /v1/completions and once streamed (the
+                                                  concatenated chunks), with the reason on stderr
 """
 import json
 import re
 import sys
+import urllib.request
 
 
 def diff(reference, results):
@@ -42,10 +47,41 @@ def events(results, send_err):
     return count, dup, bad
 
 
+def _post(url, body):
+    req = urllib.request.Request(url + "/v1/completions", data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"})
+    return urllib.request.urlopen(req, timeout=120)
+
+
+def gateway(url, model, inputs, reference, k):
+    prompts = [l.rstrip("\n") for l in open(inputs)][:k]
+    ref = [json.loads(l) for l in open(reference)][:k]
+    wrong = 0
+    for prompt, r in zip(prompts, ref):
+        want = r.get("output")
+        with _post(url, {"model": model, "prompt": prompt}) as resp:
+            got = json.load(resp)["choices"][0]["text"]
+        text, done = "", False
+        with _post(url, {"model": model, "prompt": prompt, "stream": True}) as resp:
+            for line in resp:
+                line = line.decode().rstrip("\r\n")
+                if line == "data: [DONE]":
+                    done = True
+                elif line.startswith("data: "):
+                    text += "".join(c["text"] for c in json.loads(line[6:])["choices"])
+        for how, value in (("completion", got), ("stream", text if done else None)):
+            if value != want:
+                wrong += 1
+                print(f"gateway {how} of {prompt!r}: {value!r}, reference {want!r}", file=sys.stderr)
+    return wrong
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "diff":
         print(diff(sys.argv[2], sys.argv[3]))
     elif len(sys.argv) == 4 and sys.argv[1] == "events":
         print(*events(sys.argv[2], sys.argv[3]))
+    elif len(sys.argv) == 7 and sys.argv[1] == "gateway":
+        print(gateway(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6])))
     else:
         sys.exit(__doc__)
