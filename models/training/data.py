@@ -1,24 +1,30 @@
 """Data for the inverse text normalization (ITN) task: spoken form -> written form.
 
-Every example is built span by span, so the written form is known by construction:
-filler words are copied, each number span (cardinal, ordinal, date, time, money,
-percent) is rendered in both forms. See shared/ITN-TASK.md for the exact rules.
+Version 2 of the task in shared/ITN-TASK.md. Every example is built span by span, so the
+written form is known by construction: filler words are copied, each span (cardinal, scale,
+negative, decimal, ordinal, date, year, decade, time, money, percent, measure, telephone,
+email, web address) is rendered in both forms. Version 1's classes are the narrow cases of
+version 2's (`--v1` draws only those, within 96 characters).
 
 Sentences mix three sources of filler so that the models learn to copy any word:
   * a list of common English function and content words (realistic frames),
   * a 60k-word dictionary (words.txt),
   * pronounceable pseudo-words that exist in no dictionary.
+Words that also occur inside spans (point, minus, half, past, feet, miles, degrees, ...) are
+filler too, except where they would join a neighbouring span; `valid` rejects those sentences.
 
 Splits are disjoint by construction: train, validation and test use different seeds
 and the test and validation sentences are removed from the training stream.
 
-    /usr/bin/python3 data.py --split test --n 5        # print a few examples
+    /usr/bin/python3 data.py --split test --n 5            # print a few examples, with classes
+    /usr/bin/python3 data.py --split test --n 3000 --out ../eval/itn-test.tsv
 """
 import argparse
 import os
 import random
 
-MAX_CHARS = 96  # longest spoken-form input the task allows
+MAX_CHARS = 256      # longest spoken-form input the task allows (version 2)
+MAX_CHARS_V1 = 96
 
 ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
         "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen",
@@ -29,13 +35,42 @@ ORD_ONES = ["zeroth", "first", "second", "third", "fourth", "fifth", "sixth", "s
             "fifteenth", "sixteenth", "seventeenth", "eighteenth", "nineteenth"]
 ORD_TENS = ["", "", "twentieth", "thirtieth", "fortieth", "fiftieth", "sixtieth",
             "seventieth", "eightieth", "ninetieth"]
+DECADES = ["", "", "twenties", "thirties", "forties", "fifties", "sixties", "seventies",
+           "eighties", "nineties"]
 MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august",
           "september", "october", "november", "december"]
+SCALES = [(10 ** 12, "trillion"), (10 ** 9, "billion"), (10 ** 6, "million"), (1000, "thousand")]
+DIGIT_WORDS = {0: ["zero", "oh", "o"], **{d: [ONES[d]] for d in range(1, 10)}}
+CURRENCIES = {"dollar": "$", "euro": "€", "pound": "£"}
+# spoken unit (singular, plural) -> written
+UNITS = [("kilometer", "kilometers", "km"), ("meter", "meters", "m"), ("centimeter", "centimeters", "cm"),
+         ("millimeter", "millimeters", "mm"), ("kilogram", "kilograms", "kg"), ("gram", "grams", "g"),
+         ("milligram", "milligrams", "mg"), ("mile", "miles", "mi"), ("foot", "feet", "ft"),
+         ("inch", "inches", "in"), ("liter", "liters", "l"), ("milliliter", "milliliters", "ml"),
+         ("kilometer per hour", "kilometers per hour", "km/h"), ("mile per hour", "miles per hour", "mph"),
+         ("degree celsius", "degrees celsius", "°C"), ("degree fahrenheit", "degrees fahrenheit", "°F"),
+         ("kilobyte", "kilobytes", "KB"), ("megabyte", "megabytes", "MB"), ("gigabyte", "gigabytes", "GB"),
+         ("terabyte", "terabytes", "TB"), ("hertz", "hertz", "Hz"), ("kilohertz", "kilohertz", "kHz"),
+         ("megahertz", "megahertz", "MHz"), ("gigahertz", "gigahertz", "GHz"), ("watt", "watts", "W"),
+         ("kilowatt", "kilowatts", "kW"), ("megawatt", "megawatts", "MW")]
+DETERMINERS = ["the", "his", "her", "its", "their", "our", "my", "your", "every"]
+TLDS = ["com", "org", "net", "edu", "io", "gov", "fr", "de", "uk"]
+LETTERS = [chr(c) for c in range(ord("a"), ord("z") + 1)]
+CLASSES = ["cardinal", "scale", "negative", "decimal", "ordinal", "date", "year", "decade", "time",
+           "money", "percent", "measure", "telephone", "email", "web"]
 
 # Words that only ever occur inside spans, never as filler.
-RESERVED = set(ONES + TENS[2:] + ORD_ONES + ORD_TENS + MONTHS + [
-    "hundred", "thousand", "dollar", "dollars", "cent", "cents", "percent", "o'clock",
-    "oh", "m", "zeroth"])
+RESERVED = set(ONES + TENS[2:] + ORD_ONES + ORD_TENS + MONTHS + DECADES[2:] + [
+    "hundred", "thousand", "million", "billion", "trillion", "hundredth", "thousandth",
+    "dollar", "dollars", "euro", "euros", "pound", "pounds", "cent", "cents", "pence",
+    "percent", "o'clock", "oh", "o", "m", "zeroth", "dot", "underscore", "dash", "www",
+    "hertz", "kilohertz", "megahertz", "gigahertz", "celsius", "fahrenheit", "thousands"])
+# Words of spans that are also ordinary English are filler too, but never next to a span they
+# would join: a filler word in BEFORE_SPAN is never right before a span, one in AFTER_SPAN never
+# right after one (minus five, point five, quarter past, five feet, five point, ...).
+BEFORE_SPAN = {"minus", "point", "double", "triple", "quarter", "half", "past", "w"}
+AFTER_SPAN = {w for s, p, _ in UNITS for w in (s.split()[0], p.split()[0])} | {"point", "per", "p"}
+MONEY_WORDS = {"hundred", "thousand"} | {c + x for c in CURRENCIES for x in ("", "s")}
 
 COMMON = """the a an and or but if then so because while when where who what which that this
 these those there here is are was were be been being am do does did done have has had
@@ -59,7 +94,18 @@ started start starts ended end ends opened closed left arrived arrives leaves le
 wait waited meet met moved move stayed stay worked work works lived live counted
 please thanks thank yes okay well still even just almost about roughly nearly only
 let's don't can't won't isn't wasn't didn't doesn't it's that's there's i'm you're
-we're they're i've we've i'll we'll she's he's what's who's aren't couldn't wouldn't""".split()
+we're they're i've we've i'll we'll she's he's what's who's aren't couldn't wouldn't
+point minus half quarter past double triple per feet foot miles mile inch inches meters
+grams degrees watts temperature distance speed weight height storage drive battery
+population budget revenue profit loss debt salary fee fare deposit balance total
+address contact reach write send mail site website online call dial extension""".split()
+
+NAMES = """john mary james anna david sarah michael laura peter emma paul julia mark lisa chris
+kate alex maria tom nina sam eva max lucy ben amy dan zoe joe mia leo ivy ian tina adam rosa
+smith jones brown lee wang garcia miller davis wilson moore taylor clark lewis hall young king
+info sales support admin contact hello team office news jobs help billing mail""".split()
+DOMAINS = """gmail yahoo hotmail outlook example nvidia google apple amazon github acme mit
+stanford harvard oxford company school store bank news shop cloud data tech lab""".split()
 
 VOWELS = "aeiou"
 CONSONANTS = "bcdfghjklmnpqrstvwxyz"
@@ -71,7 +117,7 @@ def load_words(path=None):
         return [w for w in (l.strip() for l in f) if w and w not in RESERVED]
 
 
-# ---------------------------------------------------------------- number spans
+# ---------------------------------------------------------------- numbers
 
 def cardinal_under_100(n):
     if n < 20:
@@ -91,21 +137,46 @@ def cardinal_under_1000(n, rng):
     return head + joiner + cardinal_under_100(rest)
 
 
-def cardinal(n, rng):
-    """0..999999 as spoken words."""
+def cardinal(n, rng, wide=True):
+    """0..999 trillion as spoken words. wide: also `eleven hundred` forms and `thousand and`."""
     if n < 1000:
         return cardinal_under_1000(n, rng)
-    th, rest = divmod(n, 1000)
-    head = f"{cardinal_under_1000(th, rng)} thousand"
-    return head if rest == 0 else f"{head} {cardinal_under_1000(rest, rng)}"
+    if wide and 1100 <= n <= 9999 and (n // 100) % 10 != 0 and rng.random() < 0.3:
+        h, rest = divmod(n, 100)             # twenty one hundred and eleven
+        head = f"{cardinal_under_100(h)} hundred"
+        if rest == 0:
+            return head
+        return head + (" and " if rng.random() < 0.4 else " ") + cardinal_under_100(rest)
+    parts = []
+    for value, word in SCALES:
+        q, n = divmod(n, value)
+        if q:
+            parts.append(f"{cardinal_under_1000(q, rng)} {word}")
+    if n:
+        if wide and n < 100 and parts[-1].endswith("thousand") and rng.random() < 0.3:
+            parts.append("and")              # two thousand and nine
+        parts.append(cardinal_under_1000(n, rng))
+    return " ".join(parts)
 
 
-def ordinal_words(n):
-    """1..99 as an ordinal."""
-    if n < 20:
-        return ORD_ONES[n]
-    t, o = divmod(n, 10)
-    return ORD_TENS[t] if o == 0 else f"{TENS[t]} {ORD_ONES[o]}"
+def ordinal_words(n, rng):
+    """1..999999 as an ordinal: the cardinal with its last word made ordinal."""
+    if n < 100:
+        if n < 20:
+            return ORD_ONES[n]
+        t, o = divmod(n, 10)
+        return ORD_TENS[t] if o == 0 else f"{TENS[t]} {ORD_ONES[o]}"
+    words = cardinal(n, rng, wide=False).split()
+    last = words[-1]
+    if last == "hundred":
+        words[-1] = "hundredth"
+    elif last == "thousand":
+        words[-1] = "thousandth"
+    else:
+        rest = n % 100
+        k = 2 if rest >= 20 and rest % 10 else 1
+        words = words[:-k] + ordinal_words(rest, rng).split()
+    return " ".join(words)
 
 
 def ordinal_suffix(n):
@@ -114,31 +185,101 @@ def ordinal_suffix(n):
     return f"{n}" + {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
 
 
-def random_cardinal_value(rng):
+def random_cardinal_value(rng, top=10 ** 15 - 1):
     """Mostly small numbers, as in real speech, but every magnitude is covered."""
     r = rng.random()
     if r < 0.12:
-        # Round numbers are common in speech: 300, 4000, 20000, 200000, 350000.
-        return rng.choice([rng.randint(1, 9) * 100, rng.randint(1, 99) * 1000,
-                           rng.randint(1, 9) * 100000, rng.randint(1, 999) * 1000,
-                           rng.randint(1, 99) * 10000])
-    r = rng.random()
-    if r < 0.30:
-        return rng.randint(0, 19)
-    if r < 0.50:
-        return rng.randint(20, 99)
-    if r < 0.72:
-        return rng.randint(100, 999)
-    if r < 0.82:
-        return rng.randint(1, 9) * 1000 + rng.choice([0, 0, rng.randint(1, 999)])
-    if r < 0.92:
-        return rng.randint(1000, 99999)
-    return rng.randint(1000, 999999)
+        v = rng.choice([rng.randint(1, 9) * 100, rng.randint(1, 99) * 1000, rng.randint(1, 9) * 100000,
+                        rng.randint(1, 999) * 1000, rng.randint(1, 99) * 10000, rng.randint(11, 99) * 100,
+                        rng.randint(1, 999) * 10 ** 6 + rng.randint(1, 999) * 1000])
+    else:
+        r = rng.random()
+        if r < 0.25:
+            v = rng.randint(0, 19)
+        elif r < 0.43:
+            v = rng.randint(20, 99)
+        elif r < 0.62:
+            v = rng.randint(100, 999)
+        elif r < 0.72:
+            v = rng.randint(1, 9) * 1000 + rng.choice([0, rng.randint(1, 99), rng.randint(1, 999)])
+        elif r < 0.82:
+            v = rng.randint(1000, 99999)
+        elif r < 0.90:
+            v = rng.randint(1000, 999999)
+        elif r < 0.96:
+            v = rng.randint(10 ** 6, 10 ** 9 - 1)
+        else:
+            v = rng.randint(10 ** 9, 10 ** 15 - 1)
+    return min(v, top)
 
 
-def span_cardinal(rng):
+def single_scale(n):
+    """(k, word) when n is k million/billion/trillion with nothing below: it is written `k word`."""
+    for value, word in SCALES[:3]:
+        if n >= value and n % value == 0 and n // value < 1000:
+            return n // value, word
+    return None
+
+
+def cardinal_written(n):
+    s = single_scale(n)
+    return f"{s[0]} {s[1]}" if s else str(n)
+
+
+def digits_spoken(digits, rng):
+    """Digits one by one: zero, oh or o for 0."""
+    return " ".join(rng.choice(DIGIT_WORDS[int(d)]) for d in digits)
+
+
+def decimal(rng, top=999999):
+    """(spoken, written) of `<cardinal> point <digits>` or `point <digits>`."""
+    n = rng.choice([0, 1, 2, 3, 5, 7, 10, 12, 18, 25, 60, 99]) if rng.random() < 0.4 else \
+        random_cardinal_value(rng, top)
+    k = rng.choices([1, 2, 3, 4], weights=[5, 4, 2, 1])[0]
+    digits = "".join(str(rng.randint(0, 9)) for _ in range(k))
+    if rng.random() < 0.15:
+        return f"point {digits_spoken(digits, rng)}", f".{digits}"
+    return f"{cardinal(n, rng)} point {digits_spoken(digits, rng)}", f"{n}.{digits}"
+
+
+def quantity(rng, decimal_share=0.3, top=10 ** 15 - 1):
+    """A cardinal or a decimal: (spoken, written, is_one, cls)."""
+    if rng.random() < decimal_share:
+        s, w = decimal(rng)
+        return s, w, False, "decimal"
+    n = random_cardinal_value(rng, top)
+    return cardinal(n, rng), cardinal_written(n), n == 1, "scale" if single_scale(n) else "cardinal"
+
+
+# ---------------------------------------------------------------- spans
+
+def span_cardinal(rng, v1=False):
+    if v1:
+        n = random_cardinal_value(rng, 999999)
+        return cardinal(n, rng, wide=False), str(n), "cardinal"
     n = random_cardinal_value(rng)
-    return cardinal(n, rng), str(n)
+    return cardinal(n, rng), cardinal_written(n), "scale" if single_scale(n) else "cardinal"
+
+
+def span_scale(rng, v1=False):
+    if rng.random() < 0.35:
+        s, w = decimal(rng, top=999)
+        if not w.startswith(".") and float(w) < 1000:
+            word = rng.choice(["million", "billion", "trillion"])
+            return f"{s} {word}", f"{w} {word}", "scale"
+    k = rng.randint(1, 999) if rng.random() < 0.5 else rng.randint(1, 20)
+    word = rng.choice(["million", "billion", "trillion"])
+    return f"{cardinal(k, rng)} {word}", f"{k} {word}", "scale"
+
+
+def span_negative(rng, v1=False):
+    s, w, _, _ = quantity(rng, 0.4, top=10 ** 9)
+    return f"minus {s}", f"-{w}", "negative"
+
+
+def span_decimal(rng, v1=False):
+    s, w = decimal(rng)
+    return s, w, "decimal"
 
 
 def small_ordinal(rng, top):
@@ -147,73 +288,238 @@ def small_ordinal(rng, top):
     return rng.randint(1, 3) if r < 0.3 else rng.randint(1, 12) if r < 0.6 else rng.randint(1, top)
 
 
-def span_ordinal(rng):
-    n = small_ordinal(rng, 99)
-    return f"the {ordinal_words(n)}", f"the {ordinal_suffix(n)}"
+def span_ordinal(rng, v1=False):
+    if v1:
+        n = small_ordinal(rng, 99)
+        return f"the {ordinal_words(n, rng)}", f"the {ordinal_suffix(n)}", "ordinal"
+    det = "the" if rng.random() < 0.55 else rng.choice(DETERMINERS)
+    r = rng.random()
+    n = small_ordinal(rng, 99) if r < 0.7 else rng.randint(100, 999) if r < 0.85 else \
+        rng.choice([rng.randint(1, 999) * 1000, rng.randint(1000, 999999)])
+    return f"{det} {ordinal_words(n, rng)}", f"{det} {ordinal_suffix(n)}", "ordinal"
 
 
-def year_words(y, rng):
-    if y < 2000:
-        rest = y - 1900
+def year_words(y, rng, v1=False):
+    """A year as spoken: nineteen oh five, twenty twelve, two thousand and nine, eleven hundred."""
+    if v1:
+        if y < 2000:
+            rest = y - 1900
+            return "nineteen hundred" if rest == 0 else f"nineteen oh {ONES[rest]}" if rest < 10 else \
+                f"nineteen {cardinal_under_100(rest)}"
+        rest = y - 2000
         if rest == 0:
-            return "nineteen hundred"
-        if rest < 10:
-            return f"nineteen oh {ONES[rest]}"
-        return f"nineteen {cardinal_under_100(rest)}"
-    rest = y - 2000
-    if rest == 0:
-        return "two thousand"
-    if rest < 10 or rng.random() < 0.4:
-        return f"two thousand {cardinal_under_100(rest)}"
-    return f"twenty {cardinal_under_100(rest)}"
+            return "two thousand"
+        return f"two thousand {cardinal_under_100(rest)}" if rest < 10 or rng.random() < 0.4 else \
+            f"twenty {cardinal_under_100(rest)}"
+    hi, lo = divmod(y, 100)
+    if 2000 <= y <= 2099 and (lo < 10 or rng.random() < 0.35):
+        if lo == 0:
+            return "two thousand"
+        return f"two thousand {'and ' if rng.random() < 0.3 else ''}{cardinal_under_100(lo)}"
+    if lo == 0:
+        return f"{ONES[hi]} hundred"
+    if lo < 10:
+        return f"{ONES[hi]} {rng.choice(['oh', 'oh', 'o'])} {ONES[lo]}"
+    return f"{cardinal_under_100(hi)} {cardinal_under_100(lo)}"
 
 
-def span_date(rng):
+def random_year(rng, v1=False):
+    if v1:
+        return rng.randint(1900, 2099)
+    r = rng.random()
+    return rng.randint(1900, 2099) if r < 0.75 else rng.randint(1000, 1899)
+
+
+def span_year(rng, v1=False):
+    y = random_year(rng)
+    return year_words(y, rng), str(y), "year"
+
+
+def span_date(rng, v1=False):
     month = rng.choice(MONTHS)
     d = small_ordinal(rng, 31)
+    r = 0.0 if v1 else rng.random()
+    if r > 0.85:
+        y = random_year(rng)
+        return f"{month} {year_words(y, rng)}", f"{month} {y}", "date"
+    if r > 0.72:
+        return f"{month} {cardinal_under_100(d)}", f"{month} {d}", "date"
     if rng.random() < 0.5:
-        spoken = f"{month} {ordinal_words(d)}"
+        spoken = f"{month} {ordinal_words(d, rng)}"
     else:
-        spoken = f"the {ordinal_words(d)} of {month}"
+        spoken = f"the {ordinal_words(d, rng)} of {month}"
     written = f"{month} {d}"
     if rng.random() < 0.55:
-        y = rng.randint(1900, 2099)
-        spoken += " " + year_words(y, rng)
+        y = random_year(rng, v1)
+        spoken += " " + year_words(y, rng, v1)
         written += f", {y}"
-    return spoken, written
+    return spoken, written, "date"
 
 
-def span_time(rng):
+def span_decade(rng, v1=False):
+    if rng.random() < 0.12:
+        return "the two thousands", "the 2000s", "decade"
+    century = rng.choice(["nineteen", "twenty"]) if rng.random() < 0.3 else "nineteen"
+    t = rng.randint(2, 9)
+    the = "the " if rng.random() < 0.6 else ""
+    return f"{the}{century} {DECADES[t]}", f"{the}{19 if century == 'nineteen' else 20}{t}0s", "decade"
+
+
+def span_time(rng, v1=False):
     h = rng.randint(1, 12)
+    ampm = rng.choice(["am", "pm"])
+    r = rng.random()
+    if not v1 and r < 0.35:
+        # quarter past three, half past ten, twenty five to one
+        word, minutes = rng.choice([("quarter", 15), ("half", 30), ("five", 5), ("ten", 10), ("twenty", 20),
+                                    ("twenty five", 25)])
+        to = word != "half" and rng.random() < 0.45
+        suffix = rng.random() < 0.35 and not (to and h == 12)
+        spoken = f"{word} {'to' if to else 'past'} {ONES[h]}" + (f" {ampm[0]} {ampm[1]}" if suffix else "")
+        hour = (h - 2) % 12 + 1 if to else h
+        written = f"{hour}:{60 - minutes if to else minutes:02d}" + (f" {ampm}" if suffix else "")
+        return spoken, written, "time"
     r = rng.random()
     if r < 0.2:
-        return f"{ONES[h]} o'clock", f"{h}:00"
-    ampm = rng.choice(["am", "pm"])
+        return f"{ONES[h]} o'clock", f"{h}:00", "time"
     if r < 0.45:
-        return f"{ONES[h]} {ampm[0]} {ampm[1]}", f"{h} {ampm}"
+        return f"{ONES[h]} {ampm[0]} {ampm[1]}", f"{h} {ampm}", "time"
     m = rng.randint(1, 59)
-    minutes = f"oh {ONES[m]}" if m < 10 else cardinal_under_100(m)
-    return f"{ONES[h]} {minutes} {ampm[0]} {ampm[1]}", f"{h}:{m:02d} {ampm}"
+    minutes = f"{rng.choice(['oh', 'oh', 'o']) if not v1 else 'oh'} {ONES[m]}" if m < 10 else cardinal_under_100(m)
+    return f"{ONES[h]} {minutes} {ampm[0]} {ampm[1]}", f"{h}:{m:02d} {ampm}", "time"
 
 
-def span_money(rng):
-    n = random_cardinal_value(rng) if rng.random() < 0.8 else rng.randint(1, 20)
-    spoken = f"{cardinal(n, rng)} {'dollar' if n == 1 else 'dollars'}"
-    written = f"${n}"
-    if rng.random() < 0.35:
+def span_money(rng, v1=False):
+    if v1:
+        n = random_cardinal_value(rng, 999999) if rng.random() < 0.8 else rng.randint(1, 20)
+        spoken, written = f"{cardinal(n, rng, wide=False)} {'dollar' if n == 1 else 'dollars'}", f"${n}"
+        if rng.random() < 0.35:
+            c = rng.randint(1, 99)
+            spoken += f" and {cardinal_under_100(c)} {'cent' if c == 1 else 'cents'}"
+            written += f".{c:02d}"
+        return spoken, written, "money"
+    cur = rng.choices(list(CURRENCIES), weights=[6, 2, 2])[0]
+    sym = CURRENCIES[cur]
+    if rng.random() < 0.08:
         c = rng.randint(1, 99)
-        spoken += f" and {cardinal_under_100(c)} {'cent' if c == 1 else 'cents'}"
+        return f"{cardinal_under_100(c)} {'cent' if c == 1 else 'cents'}", f"$0.{c:02d}", "money"
+    r = rng.random()
+    if r < 0.15:                                              # two point five billion dollars
+        s, w, _ = span_scale(rng)
+        return f"{s} {cur}s", f"{sym}{w}", "money"
+    if r < 0.3:
+        s, w = decimal(rng, top=9999)
+        return f"{s} {cur}s", f"{sym}{w}", "money"
+    n = random_cardinal_value(rng, 10 ** 9) if rng.random() < 0.8 else rng.randint(1, 20)
+    spoken, written = f"{cardinal(n, rng)} {cur if n == 1 else cur + 's'}", f"{sym}{cardinal_written(n)}"
+    if rng.random() < 0.35 and not single_scale(n):
+        c = rng.randint(1, 99)
+        unit = "pence" if cur == "pound" else "cent" if c == 1 else "cents"
+        spoken += f"{' and' if rng.random() < 0.6 else ''} {cardinal_under_100(c)} {unit}"
         written += f".{c:02d}"
+    return spoken, written, "money"
+
+
+def span_percent(rng, v1=False):
+    if v1:
+        n = rng.randint(0, 100)
+        return f"{cardinal(n, rng, wide=False)} percent", f"{n}%", "percent"
+    r = rng.random()
+    if r < 0.5:
+        n = rng.randint(0, 100)
+        s, w = cardinal(n, rng), str(n)
+    elif r < 0.8:
+        s, w = decimal(rng, top=100)
+    else:
+        s, w, _, _ = quantity(rng, 0.3, top=10 ** 6)
+    if rng.random() < 0.1:
+        s, w = f"minus {s}", f"-{w}"
+    return f"{s} percent", f"{w}%", "percent"
+
+
+def span_measure(rng, v1=False):
+    single, plural, written_unit = rng.choice(UNITS)
+    if rng.random() < 0.6:
+        n = rng.randint(0, 100) if rng.random() < 0.6 else random_cardinal_value(rng, 10 ** 6)
+        s, w, one = cardinal(n, rng), cardinal_written(n), n == 1
+    else:
+        s, w = decimal(rng, top=1000)
+        one = False
+    if rng.random() < 0.1:
+        s, w = f"minus {s}", f"-{w}"
+    return f"{s} {single if one else plural}", f"{w} {written_unit}", "measure"
+
+
+def span_telephone(rng, v1=False):
+    digits = [rng.randint(0, 9) for _ in range(10)]
+    if rng.random() < 0.3:                       # repeats, spoken with double / triple
+        i = rng.randint(0, 7)
+        k = rng.choice([2, 2, 3])
+        digits[i:i + k] = [digits[i]] * k
+    words, i = [], 0
+    while i < 10:
+        run = 1
+        while i + run < 10 and digits[i + run] == digits[i] and run < 3:
+            run += 1
+        d = rng.choice(DIGIT_WORDS[digits[i]])
+        if run == 3 and rng.random() < 0.8:
+            words += ["triple", d]
+            i += 3
+        elif run >= 2 and rng.random() < 0.7:
+            words += ["double", d]
+            i += 2
+        else:
+            words.append(d)
+            i += 1
+    s = "".join(map(str, digits))
+    return " ".join(words), f"{s[:3]}-{s[3:6]}-{s[6:]}", "telephone"
+
+
+def name_part(rng, pool):
+    """One piece of an address: spelled letters (a b c), letters and a word (g mail), or a word."""
+    r = rng.random()
+    if r < 0.3:
+        k = rng.randint(1, 4)
+        letters = [rng.choice(LETTERS) for _ in range(k)]
+        tail = [rng.choice(pool)] if k <= 2 and rng.random() < 0.4 else []
+        return letters + tail, "".join(letters + tail)
+    w = rng.choice(pool) if rng.random() < 0.7 else rng.choice(COMMON_WORDS) if rng.random() < 0.5 else pseudo_word(rng)
+    return [w], w
+
+
+def address(rng, pool, max_parts):
+    spoken, written = [], ""
+    n = rng.choices(range(1, max_parts + 1), weights=[6, 3, 1][:max_parts])[0]
+    for k in range(n):
+        s, w = name_part(rng, pool)
+        if k:
+            joiner = rng.choices(["dot", "underscore", "dash"], weights=[6, 2, 2])[0]
+            spoken.append(joiner)
+            written += {"dot": ".", "underscore": "_", "dash": "-"}[joiner]
+        spoken += s
+        written += w
     return spoken, written
 
 
-def span_percent(rng):
-    n = rng.randint(0, 100)
-    return f"{cardinal(n, rng)} percent", f"{n}%"
+def span_email(rng, v1=False):
+    local_s, local_w = address(rng, NAMES, 3)
+    dom_s, dom_w = address(rng, DOMAINS, 2)
+    tld = rng.choice(TLDS)
+    return " ".join(local_s + ["at"] + dom_s + ["dot", tld]), f"{local_w}@{dom_w}.{tld}", "email"
 
 
-SPANS = [(span_cardinal, 0.26), (span_ordinal, 0.18), (span_date, 0.18), (span_time, 0.13),
-         (span_money, 0.14), (span_percent, 0.11)]
+def span_web(rng, v1=False):
+    name_s, name_w = address(rng, DOMAINS, 2)
+    tld = rng.choice(TLDS)
+    return " ".join(["w", "w", "w", "dot"] + name_s + ["dot", tld]), f"www.{name_w}.{tld}", "web"
+
+
+SPANS_V1 = [(span_cardinal, 0.26), (span_ordinal, 0.18), (span_date, 0.18), (span_time, 0.13),
+            (span_money, 0.14), (span_percent, 0.11)]
+SPANS = [(span_cardinal, 0.13), (span_scale, 0.04), (span_negative, 0.04), (span_decimal, 0.06),
+         (span_ordinal, 0.09), (span_date, 0.09), (span_year, 0.05), (span_decade, 0.03),
+         (span_time, 0.09), (span_money, 0.10), (span_percent, 0.06), (span_measure, 0.09),
+         (span_telephone, 0.05), (span_email, 0.05), (span_web, 0.03)]
 
 
 # ---------------------------------------------------------------- filler
@@ -231,9 +537,10 @@ def pseudo_word(rng):
 class Filler:
     """Draws filler words: common words, dictionary words and pseudo-words."""
 
-    def __init__(self, words, rng):
+    def __init__(self, words, rng, v1=False):
         self.words = words
         self.rng = rng
+        self.v1 = v1
         self.sentence_style = 0.5
         self.the_share = 0.0  # training augmentation (train.py sets it); splits are drawn without it
         # Words that look like number words (fort, often, tent, nineteenths...) teach the
@@ -244,11 +551,12 @@ class Filler:
         # must stay a word: such pairs are drawn on purpose.
         starts = {w[:2] for w in RESERVED if len(w) >= 2 and w not in MONTHS}
         self.the_lookalikes = [w for w in words + COMMON if w[:2] in starts and w not in RESERVED]
+        self.common = [w for w in COMMON if not v1 or w in COMMON_V1]
 
     def word(self):
         r = self.rng.random()
         if r < self.sentence_style:
-            w = self.rng.choice(COMMON)
+            w = self.rng.choice(self.common)
         elif r < 0.92:
             w = self.rng.choice(self.lookalikes if self.rng.random() < 0.12 else self.words)
             if self.rng.random() < 0.04:
@@ -272,6 +580,10 @@ class Filler:
         return words
 
 
+COMMON_V1 = set(COMMON[:COMMON.index("point")])
+COMMON_WORDS = [w for w in COMMON if w.isalpha() and w not in RESERVED and len(w) > 1]
+
+
 def _is_number_word(w):
     return w in RESERVED and w not in MONTHS
 
@@ -288,90 +600,112 @@ def valid(words, spans_at):
         # A filler month right before a span would form a date.
         if w in MONTHS and (i + 1) in span_start:
             return False
-        # Filler ordinals after "the", a month or a number span would themselves be spans.
-        if w in ordinal_like and (prev == "the" or prev in MONTHS or (i - 1) in inside):
+        # Filler ordinals after a determiner, a month or a span would themselves be spans.
+        if w in ordinal_like and (prev in DETERMINERS or prev in MONTHS or (i - 1) in inside):
             return False
     for s, e in spans_at:
+        prev = words[s - 1] if s > 0 and (s - 1) not in inside else None
         nxt = words[e + 1] if e + 1 < len(words) else None
         # "... hundred and <1-99>" across a filler "and" would be one number.
-        if words[e] == "hundred" and nxt == "and" and e + 2 < len(words) and \
+        if words[e] in ("hundred", "thousand") and nxt == "and" and e + 2 < len(words) and \
                 _is_number_word(words[e + 2]):
             return False
         # "of <month>" after an ordinal span would make it a date.
-        if words[s] == "the" and nxt == "of" and e + 2 < len(words) and words[e + 2] in MONTHS:
+        if words[s] in DETERMINERS and nxt == "of" and e + 2 < len(words) and words[e + 2] in MONTHS:
             return False
         # A month right after a span would be read as part of a date.
         if nxt in MONTHS:
             return False
+        # Filler that would join the span: minus five, point five, quarter past, five feet, ...
+        if prev in BEFORE_SPAN or (nxt in AFTER_SPAN and (e + 1) not in inside):
+            return False
+        # A spelled letter before an address would be part of it.
+        if prev is not None and len(prev) == 1 and words[e] in TLDS:
+            return False
+        if s >= 2 and (s - 2) in inside:
+            # ten to five, five past six: a time; five dollars and ten cents, two thousand and nine: one span
+            if prev in ("to", "past") or (prev == "and" and words[s - 2] in MONEY_WORDS):
+                return False
     return True
 
 
-def make_example(rng, filler, max_chunk=7):
-    """One (spoken, written) pair within MAX_CHARS; filler chunks of at most max_chunk words."""
+def make_example(rng, filler, max_chunk=7, v1=False):
+    """One (spoken, written, classes) triple within the length limit; filler chunks of at most max_chunk words."""
+    limit = MAX_CHARS_V1 if v1 else MAX_CHARS
+    spans = SPANS_V1 if v1 else SPANS
+    weights = [3, 6, 5, 4, 3, 2, 1, 1, 1, 1, 1][:max_chunk + 1]
     while True:
         filler.sentence_style = rng.choice([0.25, 0.5, 0.75, 0.9])
-        n_spans = rng.choices([0, 1, 2, 3], weights=[0.07, 0.5, 0.3, 0.13])[0]
-        spoken, written, spans_at = [], [], []
+        if v1:
+            n_spans = rng.choices([0, 1, 2, 3], weights=[0.07, 0.5, 0.3, 0.13])[0]
+        else:
+            n_spans = rng.choices([0, 1, 2, 3, 4, 5], weights=[0.05, 0.42, 0.28, 0.13, 0.07, 0.05])[0]
+        alone = not v1 and n_spans == 1 and rng.random() < 0.12     # the whole input is one span
+        spoken, written, spans_at, classes = [], [], [], []
         for k in range(n_spans + 1):
             lo = 0 if k == 0 or k == n_spans else 1
-            n = rng.choices(range(lo, max_chunk + 1), weights=[3, 6, 5, 4, 3, 2, 1, 1][lo:max_chunk + 1])[0]
-            words = filler.chunk(n)
+            n = 0 if alone else rng.choices(range(lo, max_chunk + 1), weights=weights[lo:max_chunk + 1])[0]
+            chunk = filler.chunk(n)
             if 0 < k < n_spans and rng.random() < 0.08:
-                words = ["and"]                    # "two and three", "one thousand and five"
-            spoken += words
-            written += words
+                chunk = ["and"]                    # "two and three", "one thousand and five"
+            spoken += chunk
+            written += chunk
             if k < n_spans:
-                fn = rng.choices([f for f, _ in SPANS], weights=[w for _, w in SPANS])[0]
-                s, w = fn(rng)
+                fn = rng.choices([f for f, _ in spans], weights=[w for _, w in spans])[0]
+                s, w, cls = fn(rng, v1)
                 start = len(spoken)
                 spoken += s.split()
                 spans_at.append((start, len(spoken) - 1))
                 written += w.split()
+                classes.append(cls)
         if not spoken:
             continue
         s, w = " ".join(spoken), " ".join(written)
-        if len(s) > MAX_CHARS or not valid(spoken, spans_at):
+        if len(s) > limit or not valid(spoken, spans_at):
             continue
-        return s, w
+        return s, w, sorted(set(classes)) or ["plain"]
 
 
 SPLIT_SEEDS = {"train": 1, "validation": 2, "test": 3}
 
 
-def examples(split, n, seed_offset=0, words=None):
-    """n examples of one split, deterministic for (split, seed_offset)."""
-    rng = random.Random(SPLIT_SEEDS[split] * 1_000_003 + seed_offset)
-    filler = Filler(words or load_words(), rng)
-    return [make_example(rng, filler) for _ in range(n)]
+def examples(split, n, seed_offset=0, words=None, v1=False):
+    """n (spoken, written, classes) examples of one split, deterministic for (split, seed_offset, v1)."""
+    rng = random.Random(SPLIT_SEEDS[split] * 1_000_003 + seed_offset + (17 if v1 else 0))
+    filler = Filler(words or load_words(), rng, v1)
+    return [make_example(rng, filler, v1=v1) for _ in range(n)]
 
 
-def held_out_sources(n_validation=2000, n_test=2000, words=None):
+def held_out_sources(n_validation=2000, n_test=3000, words=None):
     """Spoken forms of the validation and test splits, kept out of training."""
     words = words or load_words()
-    return {s for s, _ in examples("validation", n_validation, words=words)} | \
-           {s for s, _ in examples("test", n_test, words=words)}
+    return {e[0] for e in examples("validation", n_validation, words=words)} | \
+           {e[0] for e in examples("test", n_test, words=words)}
 
 
-def write_split(path, pairs):
+def write_split(path, rows):
+    """spoken<TAB>written[<TAB>classes] lines; classes comma-separated."""
     with open(path, "w") as f:
-        for s, w in pairs:
-            f.write(f"{s}\t{w}\n")
+        for r in rows:
+            f.write("\t".join([r[0], r[1]] + ([",".join(r[2])] if len(r) > 2 else [])) + "\n")
 
 
 def read_split(path):
+    """(spoken, written) pairs of a split file (a third column, the classes, is ignored here)."""
     with open(path) as f:
-        return [tuple(line.rstrip("\n").split("\t")) for line in f if line.strip()]
+        return [tuple(line.rstrip("\n").split("\t")[:2]) for line in f if line.strip()]
 
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--split", choices=SPLIT_SEEDS, default="train")
     p.add_argument("--n", type=int, default=10)
-    p.add_argument("--out", help="write spoken<TAB>written lines to this file")
+    p.add_argument("--v1", action="store_true", help="version 1's classes only, within 96 characters")
+    p.add_argument("--out", help="write spoken<TAB>written<TAB>classes lines to this file")
     a = p.parse_args()
-    pairs = examples(a.split, a.n)
+    rows = examples(a.split, a.n, v1=a.v1)
     if a.out:
-        write_split(a.out, pairs)
+        write_split(a.out, rows)
     else:
-        for s, w in pairs:
-            print(f"{s}\n  -> {w}")
+        for s, w, c in rows:
+            print(f"{s}\n  -> {w}   [{','.join(c)}]")

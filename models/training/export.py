@@ -51,7 +51,7 @@ from model import ModelConfig, Transformer
 
 OPSET = 17
 MAX_SOURCE_CHARS = data.MAX_CHARS
-MAX_NEW_TOKENS = 128  # written forms are never longer than their spoken form (<= 96 chars)
+MAX_NEW_TOKENS = data.MAX_CHARS  # written forms are never longer than their spoken form
 
 
 def load_from_package(package_dir):
@@ -318,8 +318,8 @@ def write_golden(model, path, n_greedy=50, logit_steps=MAX_NEW_TOKENS):
     generated tokens in one pass), so a KV-cached step-by-step run must reproduce each row.
     """
     test = data.examples("test", n_greedy)
-    texts = [s for s, _ in test]
-    outs = generate.greedy(model, texts)
+    texts = [t[0] for t in test]
+    outs = generate.greedy(model, texts, MAX_NEW_TOKENS + 1)
     greedy = [{"input": s, "output": tk.decode(o), "ids": o} for s, o in zip(texts, outs)]
     logits = []
     for text, out in zip(GOLDEN_LOGIT_INPUTS, generate.greedy(model, GOLDEN_LOGIT_INPUTS, logit_steps)):

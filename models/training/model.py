@@ -42,7 +42,7 @@ class ModelConfig:
     n_encoder_layers: int = 3       # unused by decoder-only
     n_decoder_layers: int = 3
     d_ff: int = 512                 # 4 * d_model, as in the paper
-    max_positions: int = 256        # source 96 chars + separator + target fits a GPT context
+    max_positions: int = 520        # a GPT context: <bos>, 256 source chars, <sep>, 256 target chars, <eos>
 
     @property
     def head_dim(self):

@@ -1,14 +1,17 @@
 """Character-level vocabulary shared by both models, written as a Hugging Face tokenizer.json.
 
 Ids 0-4 are special tokens; every other id is one character. Inputs use only
-a-z, space and apostrophe; outputs add digits and `$ % , . :`.
+a-z, space and apostrophe; outputs add digits and `$ % , . :` (version 1 of the task), then
+`- / @ _`, the capitals of unit symbols and `£ ° €` (version 2), appended so that the ids of a
+version 1 vocabulary keep their meaning.
 """
 import json
 
 SPECIALS = ["<pad>", "<bos>", "<eos>", "<unk>", "<sep>"]
 PAD, BOS, EOS, UNK, SEP = range(len(SPECIALS))
 CHARS = list(" '") + [chr(c) for c in range(ord("a"), ord("z") + 1)] + \
-        [str(d) for d in range(10)] + list("$%,.:")
+        [str(d) for d in range(10)] + list("$%,.:") + list("-/@_BCFGHKMTW£°€")
+V1_SIZE = len(SPECIALS) + 2 + 26 + 10 + 5
 VOCAB = SPECIALS + CHARS
 ID = {t: i for i, t in enumerate(VOCAB)}
 
