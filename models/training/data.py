@@ -166,7 +166,7 @@ def ordinal_words(n, rng):
             return ORD_ONES[n]
         t, o = divmod(n, 10)
         return ORD_TENS[t] if o == 0 else f"{TENS[t]} {ORD_ONES[o]}"
-    words = cardinal(n, rng, wide=False).split()
+    words = cardinal(n, rng, wide=n % 100 != 0 or n >= 10000).split()   # eleven hundred twenty first
     last = words[-1]
     if last == "hundred":
         words[-1] = "hundredth"
@@ -263,8 +263,8 @@ def span_cardinal(rng, v1=False):
 
 def span_scale(rng, v1=False):
     if rng.random() < 0.35:
-        s, w = decimal(rng, top=999)
-        if not w.startswith(".") and float(w) < 1000:
+        s, w = decimal(rng, top=999 if rng.random() < 0.9 else 9999)
+        if not w.startswith(".") and float(w) < 10000:
             word = rng.choice(["million", "billion", "trillion"])
             return f"{s} {word}", f"{w} {word}", "scale"
     k = rng.randint(1, 999) if rng.random() < 0.5 else rng.randint(1, 20)
@@ -411,7 +411,8 @@ def span_money(rng, v1=False):
         s, w = decimal(rng, top=9999)
         return f"{s} {cur}s", f"{sym}{w}", "money"
     n = random_cardinal_value(rng, 10 ** 9) if rng.random() < 0.8 else rng.randint(1, 20)
-    spoken, written = f"{cardinal(n, rng)} {cur if n == 1 else cur + 's'}", f"{sym}{cardinal_written(n)}"
+    one = (n == 1) != (rng.random() < 0.08)                  # `twenty dollar` is money too
+    spoken, written = f"{cardinal(n, rng)} {cur if one else cur + 's'}", f"{sym}{cardinal_written(n)}"
     if rng.random() < 0.35 and not single_scale(n):
         c = rng.randint(1, 99)
         unit = "pence" if cur == "pound" else "cent" if c == 1 else "cents"
@@ -440,13 +441,14 @@ def span_percent(rng, v1=False):
 def span_measure(rng, v1=False):
     single, plural, written_unit = rng.choice(UNITS)
     if rng.random() < 0.6:
-        n = rng.randint(0, 100) if rng.random() < 0.6 else random_cardinal_value(rng, 10 ** 6)
+        n = rng.randint(0, 100) if rng.random() < 0.6 else random_cardinal_value(rng, 10 ** 9)
         s, w, one = cardinal(n, rng), cardinal_written(n), n == 1
     else:
         s, w = decimal(rng, top=1000)
         one = False
     if rng.random() < 0.1:
         s, w = f"minus {s}", f"-{w}"
+    one = one != (rng.random() < 0.1)                       # `twenty foot`, `zero feet`
     return f"{s} {single if one else plural}", f"{w} {written_unit}", "measure"
 
 
@@ -479,7 +481,7 @@ def name_part(rng, pool):
     """One piece of an address: spelled letters (a b c), letters and a word (g mail), or a word."""
     r = rng.random()
     if r < 0.3:
-        k = rng.randint(1, 4)
+        k = rng.choices(range(1, 11), weights=[6, 5, 5, 3, 2, 1, 1, 1, 1, 1])[0]
         letters = [rng.choice(LETTERS) for _ in range(k)]
         tail = [rng.choice(pool)] if k <= 2 and rng.random() < 0.4 else []
         return letters + tail, "".join(letters + tail)
@@ -501,17 +503,22 @@ def address(rng, pool, max_parts):
     return spoken, written
 
 
+def tld_spoken(rng, tld):
+    """A top-level domain as a word, or spelled (e d u)."""
+    return " ".join(tld) if len(tld) > 1 and rng.random() < 0.15 else tld
+
+
 def span_email(rng, v1=False):
     local_s, local_w = address(rng, NAMES, 3)
     dom_s, dom_w = address(rng, DOMAINS, 2)
     tld = rng.choice(TLDS)
-    return " ".join(local_s + ["at"] + dom_s + ["dot", tld]), f"{local_w}@{dom_w}.{tld}", "email"
+    return " ".join(local_s + ["at"] + dom_s + ["dot", tld_spoken(rng, tld)]), f"{local_w}@{dom_w}.{tld}", "email"
 
 
 def span_web(rng, v1=False):
     name_s, name_w = address(rng, DOMAINS, 2)
     tld = rng.choice(TLDS)
-    return " ".join(["w", "w", "w", "dot"] + name_s + ["dot", tld]), f"www.{name_w}.{tld}", "web"
+    return " ".join(["w", "w", "w", "dot"] + name_s + ["dot", tld_spoken(rng, tld)]), f"www.{name_w}.{tld}", "web"
 
 
 SPANS_V1 = [(span_cardinal, 0.26), (span_ordinal, 0.18), (span_date, 0.18), (span_time, 0.13),
