@@ -16,13 +16,13 @@ import java.util.Locale;
  * <p>Which one a stage writes is {@code SEQ_TENSOR_WIRE} (environment) or the
  * {@code seq.tensor.wire} system property: {@code auto} (the default) sends a tensor of more than
  * {@value #AUTO_FLOAT16_ABOVE} elements as float16 and smaller ones as float32, so the shipped
- * models (at most 96 × 128 elements) keep exact float32 parity and realistic sizes halve their
+ * models (at most 256 × 128 elements) keep exact float32 parity and realistic sizes halve their
  * records (t5-small's 512 × 512 encoder output: 512 KB instead of 1 MB, Kafka's default record
  * limit); {@code float16} and {@code float32} always. Readers take both.
  */
 public final class Tensors {
     /** With {@code auto}: tensors with more elements than this go as float16. */
-    public static final int AUTO_FLOAT16_ABOVE = 16_384;
+    public static final int AUTO_FLOAT16_ABOVE = 32_768;
 
     /** How float tensors are written. */
     public enum Wire { AUTO, FLOAT16, FLOAT32 }

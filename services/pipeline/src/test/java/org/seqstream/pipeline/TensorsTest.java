@@ -9,6 +9,7 @@ import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -67,6 +68,9 @@ class TensorsTest {
     void smallTensorsStayFloat32UnderAutoAndTheSettingIsChecked() {
         float[] x = {1.1f, 2.2f, 3.3f};
         assertNull(Tensors.encode(Tensors.Wire.AUTO, x, 0, 3).getFloat16Data());
+        // a shipped-size model's longest source (256 tokens at width 128) stays float32; one element more does not
+        assertNull(Tensors.encode(Tensors.Wire.AUTO, new float[256 * 128], 0, 256, 128).getFloat16Data());
+        assertNotNull(Tensors.encode(Tensors.Wire.AUTO, new float[256 * 128 + 1], 0, 256 * 128 + 1).getFloat16Data());
         assertArrayEquals(new float[] {1.0996094f, 2.1992188f, 3.3007812f}, Tensors.floats(Tensors.encode(Tensors.Wire.FLOAT16, x, 0, 3)));
         assertEquals(Tensors.Wire.FLOAT16, Tensors.wire(" Float16 "));
         assertThrows(IllegalArgumentException.class, () -> Tensors.wire("bf16"));
