@@ -8,7 +8,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class TextTokenizerTest {
-    private final TextTokenizer tok = Shipped.load(Shipped.SEQ2SEQ).tokenizer();
+    private final Shipped.Loaded shipped = Shipped.load(Shipped.SEQ2SEQ);
+    private final TextTokenizer tok = shipped.tokenizer();
+    private final int max = shipped.pkg().maxSourceLength();
 
     @Test
     void encodesOneIdPerCharacterAndDecodesBack() {
@@ -26,17 +28,19 @@ class TextTokenizerTest {
 
     @Test
     void refusesAnInputLongerThanTheModelAccepts() {
-        InputException e = assertThrows(InputException.class, () -> tok.encode("a".repeat(97)));
-        assertTrue(e.getMessage().contains("97 characters") && e.getMessage().contains("at most 96"), e.getMessage());
+        InputException e = assertThrows(InputException.class, () -> tok.encode("a".repeat(max + 1)));
+        assertTrue(e.getMessage().contains((max + 1) + " characters") && e.getMessage().contains("at most " + max), e.getMessage());
+        assertEquals(max, tok.encode("a".repeat(max)).length);
     }
 
     @Test
     void truncationIsOnlyOnRequestAndSaysSo() {
-        TextTokenizer.Encoded e = tok.encode("ab ".repeat(40), true);
-        assertEquals(96, e.ids().length);
+        String longer = "ab ".repeat(max / 3 + 1);
+        TextTokenizer.Encoded e = tok.encode(longer, true);
+        assertEquals(max, e.ids().length);
         assertTrue(e.truncated());
         assertEquals(false, tok.encode("ab", true).truncated());
-        InputException refused = assertThrows(InputException.class, () -> tok.encode("ab ".repeat(40), false));
+        InputException refused = assertThrows(InputException.class, () -> tok.encode(longer, false));
         assertEquals(InputException.INPUT_TOO_LONG, refused.code());
     }
 

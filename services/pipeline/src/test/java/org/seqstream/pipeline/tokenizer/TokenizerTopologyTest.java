@@ -111,7 +111,8 @@ class TokenizerTopologyTest {
     void everyRefusalIsOneErrorResultNamingTheStageAndReason() {
         sendJson("e1", "{\"id\":\"e1\",\"model\":\"itn-gpt\",\"text\":\"\"}");
         assertEquals("empty_input", onlyError().getError().getCode());
-        sendJson("e2", "{\"id\":\"e2\",\"model\":\"itn-gpt\",\"text\":\"" + "a".repeat(97) + "\"}");
+        int max = models.find("itn-gpt").orElseThrow().maxSourceLength();
+        sendJson("e2", "{\"id\":\"e2\",\"model\":\"itn-gpt\",\"text\":\"" + "a".repeat(max + 1) + "\"}");
         assertEquals("input_too_long", onlyError().getError().getCode());
         sendJson("e3", "{\"id\":\"e3\",\"model\":\"itn-gpt\",\"text\":\"Hello\"}");
         SequenceResult r = onlyError();
@@ -133,9 +134,10 @@ class TokenizerTopologyTest {
 
     @Test
     void truncationIsOptInAndReported() {
-        sendJson("t1", "{\"id\":\"t1\",\"model\":\"itn-seq2seq\",\"text\":\"" + "ab ".repeat(40) + "\",\"params\":{\"truncate\":true}}");
+        int max = models.find("itn-seq2seq").orElseThrow().maxSourceLength();
+        sendJson("t1", "{\"id\":\"t1\",\"model\":\"itn-seq2seq\",\"text\":\"" + "ab ".repeat(max / 3 + 1) + "\",\"params\":{\"truncate\":true}}");
         SequenceTokens t = tokens.readValue();
-        assertEquals(96, t.getTokenIds().size());
+        assertEquals(max, t.getTokenIds().size());
         assertTrue(t.getTruncated());
     }
 
