@@ -24,7 +24,7 @@ class AccuracyTest {
         List<String[]> rows = Files.readAllLines(Shipped.modelsDir().resolve("eval/itn-test.tsv")).stream()
                 .limit(SENTENCES).map(l -> l.split("\t")).toList();
         List<Generator.Request> batch = new ArrayList<>();
-        rows.forEach(r -> batch.add(new Generator.Request(m.tokenizer().encode(r[0]), SamplingParams.greedy(128))));
+        rows.forEach(r -> batch.add(new Generator.Request(m.tokenizer().encode(r[0]), SamplingParams.greedy(m.pkg().maxNewTokens()))));
         int correct = 0;
         for (int i = 0; i < batch.size(); i += 64) {
             List<Generation> out = m.generator(false).generate(batch.subList(i, Math.min(batch.size(), i + 64)));

@@ -29,7 +29,7 @@ class ParityTest {
         for (JsonNode g : golden(m).get("logits")) {
             // When the KV-cached generator decodes the same input greedily
             Generation out = gen.generate(List.of(new Generator.Request(
-                    m.tokenizer().encode(g.get("input").asText()), SamplingParams.greedy(128)))).get(0);
+                    m.tokenizer().encode(g.get("input").asText()), SamplingParams.greedy(m.pkg().maxNewTokens())))).get(0);
             // Then every step's logits agree: ||java - torch|| / ||torch|| <= 1e-4
             JsonNode rows = g.get("logits");
             assertEquals(rows.size(), out.stepLogits().size(), "steps for " + g.get("input"));
@@ -55,7 +55,7 @@ class ParityTest {
         JsonNode greedy = golden(m).get("greedy");
         List<Generator.Request> batch = new ArrayList<>();
         for (JsonNode g : greedy) {
-            batch.add(new Generator.Request(m.tokenizer().encode(g.get("input").asText()), SamplingParams.greedy(128)));
+            batch.add(new Generator.Request(m.tokenizer().encode(g.get("input").asText()), SamplingParams.greedy(m.pkg().maxNewTokens())));
         }
         // When they are generated in one batch
         List<Generation> out = m.generator(false).generate(batch);
