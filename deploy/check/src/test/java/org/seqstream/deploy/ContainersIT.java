@@ -161,7 +161,7 @@ class ContainersIT {
             awaitReady(http);
             String body = "{\"model\":\"itn-seq2seq\",\"prompt\":\"" + INPUTS.get(0)
                     + "\",\"max_tokens\":128,\"temperature\":0.8,\"top_p\":0.95,\"seed\":2000";
-            HttpClient client = HttpClient.newHttpClient();
+            HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
             HttpResponse<String> completion = client.send(HttpRequest.newBuilder(URI.create("http://localhost:" + http + "/v1/completions"))
                     .header("Content-Type", "application/json").timeout(Duration.ofMinutes(1))
                     .POST(HttpRequest.BodyPublishers.ofString(body + "}")).build(), HttpResponse.BodyHandlers.ofString());
@@ -217,7 +217,7 @@ class ContainersIT {
     }
 
     private static void awaitReady(int port) throws Exception {
-        HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+        HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(2)).build();
         HttpRequest ready = HttpRequest.newBuilder(URI.create("http://localhost:" + port + "/q/health/ready")).build();
         for (long end = System.nanoTime() + Duration.ofMinutes(3).toNanos(); System.nanoTime() < end; Thread.sleep(200)) {
             try {
@@ -232,7 +232,7 @@ class ContainersIT {
     }
 
     private static double metric(int port, String name) throws Exception {
-        String body = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://localhost:" + port + "/q/metrics")).build(),
+        String body = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build().send(HttpRequest.newBuilder(URI.create("http://localhost:" + port + "/q/metrics")).build(),
                 HttpResponse.BodyHandlers.ofString()).body();
         return body.lines().filter(l -> l.startsWith(name + " ") || l.startsWith(name + "{"))
                 .mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).sum();

@@ -72,7 +72,7 @@ final class DemoCommand implements Callable<Integer> {
                 String url = "http://127.0.0.1:" + gateway.port() + "/v1/completions";
                 out.println("== over HTTP, the gateway (seqctl local --http-port 8080 serves it):");
                 out.println("$ curl -s " + url + " -H 'Content-Type: application/json' -d '" + body + "'");
-                java.net.http.HttpResponse<String> r = java.net.http.HttpClient.newHttpClient().send(
+                java.net.http.HttpResponse<String> r = java.net.http.HttpClient.newBuilder().version(java.net.http.HttpClient.Version.HTTP_1_1).build().send(
                         java.net.http.HttpRequest.newBuilder(java.net.URI.create(url)).header("Content-Type", "application/json")
                                 .timeout(java.time.Duration.ofSeconds(60)).POST(java.net.http.HttpRequest.BodyPublishers.ofString(body)).build(),
                         java.net.http.HttpResponse.BodyHandlers.ofString());

@@ -222,7 +222,7 @@ class DecoderCrashIT {
 
     /** A metric of the decoder on {@code port}. */
     private static long metric(int port, String name) throws Exception {
-        HttpClient http = HttpClient.newHttpClient();
+        HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
         HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://localhost:" + port + "/q/metrics")).build(),
                 HttpResponse.BodyHandlers.ofString());
         for (String line : r.body().split("\n")) {

@@ -51,7 +51,7 @@ public class KafkaResource implements QuarkusTestResourceLifecycleManager {
                 stages.add(pb.start());
                 ports.add(port);
             }
-            HttpClient http = HttpClient.newHttpClient();
+            HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
             for (int port : ports) {
                 awaitReady(http, port);
             }

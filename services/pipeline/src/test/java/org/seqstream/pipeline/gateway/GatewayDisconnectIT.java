@@ -58,7 +58,7 @@ class GatewayDisconnectIT {
     private static final Duration GRACE = Duration.ofSeconds(3);
     private static final String GONE_INPUT = "the rent is one thousand two hundred dollars";
     private static final String BACK_INPUT = "wake me at six fifteen a m please";
-    private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+    private static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10)).build();
     private static Path dir;
     private static EmbeddedKafka kafka;
     private static ModelCatalog models;

@@ -45,7 +45,7 @@ class GatewayIT {
     private static ModelCatalog models;
     private static LocalPipeline pipeline;
     private static GatewayServer server;
-    private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+    private static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10)).build();
 
     @BeforeAll
     static void start() throws Exception {
