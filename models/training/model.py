@@ -94,8 +94,8 @@ class Attention(nn.Module):
 
     def forward(self, x, k, v, bias):
         b, t, c = x.shape
-        q = self.heads(self.q(x))                                  # (B, H, T, D)
-        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(self.d)) + bias  # (B, H, T, S)
+        q = self.heads(self.q(x)) * (1.0 / math.sqrt(self.d))      # (B, H, T, D); scaled here, not the T x S scores
+        att = q @ k.transpose(-2, -1) + bias                       # (B, H, T, S)
         att = F.softmax(att.float(), dim=-1).to(v.dtype)
         y = (att @ v).transpose(1, 2).reshape(b, t, c)            # (B, T, C)
         return self.o(y)
