@@ -43,8 +43,8 @@ final class DemoCommand implements Callable<Integer> {
         }
         List<String> sentences;
         try (BufferedReader r = new BufferedReader(new InputStreamReader(
-                DemoCommand.class.getResourceAsStream("/demo-sentences.txt"), StandardCharsets.UTF_8))) {
-            sentences = r.lines().filter(l -> !l.isBlank()).toList();
+                DemoCommand.class.getResourceAsStream("/demo-sentences.tsv"), StandardCharsets.UTF_8))) {
+            sentences = r.lines().filter(l -> !l.isBlank()).map(l -> l.split("\t")[0]).toList();   // spoken<TAB>written
         }
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
         Path dir = Files.createTempDirectory("seq-demo-");
