@@ -196,9 +196,22 @@ def random_cardinal_value(rng, top=10 ** 15 - 1):
             return v
 
 
+def _sparse_cardinal(rng):
+    """A large number with some groups of three left out, as people say round figures: two
+    million three, one billion two hundred million, one million two hundred thousand."""
+    groups = rng.randint(2, 4)                  # the highest group: million, billion or trillion
+    v = (rng.randint(1, 20) if rng.random() < 0.5 else rng.randint(1, 999)) * 1000 ** groups
+    for g in range(groups):
+        if rng.random() < 0.45:
+            v += rng.choice([rng.randint(1, 9) * 100, rng.randint(1, 99), rng.randint(1, 999)]) * 1000 ** g
+    return v
+
+
 def _cardinal_draw(rng):
     r = rng.random()
-    if r < 0.12:
+    if r < 0.04:
+        v = _sparse_cardinal(rng)
+    elif r < 0.16:
         v = rng.choice([rng.randint(1, 9) * 100, rng.randint(1, 99) * 1000, rng.randint(1, 9) * 100000,
                         rng.randint(1, 999) * 1000, rng.randint(1, 99) * 10000, rng.randint(11, 99) * 100,
                         rng.randint(1, 999) * 10 ** 6 + rng.randint(1, 999) * 1000])
@@ -464,7 +477,7 @@ def span_measure(rng, v1=False):
 
 def span_telephone(rng, v1=False):
     digits = [rng.randint(0, 9) for _ in range(10)]
-    if rng.random() < 0.3:                       # repeats, spoken with double / triple
+    for _ in range(rng.choice([0, 0, 1, 1, 2])):   # repeats, spoken with double / triple
         i = rng.randint(0, 7)
         k = rng.choice([2, 2, 3])
         digits[i:i + k] = [digits[i]] * k
@@ -560,6 +573,7 @@ class Filler:
         self.v1 = v1
         self.sentence_style = 0.5
         self.the_share = 0.0  # training augmentation (train.py sets it); splits are drawn without it
+        self.prep_share = 0.0  # the same: how often the word right before a span is a preposition
         # Words that look like number words (fort, often, tent, nineteenths...) teach the
         # model to read whole words rather than prefixes.
         prefixes = {w[:3] for w in RESERVED if len(w) >= 3}
@@ -598,6 +612,8 @@ class Filler:
 
 
 COMMON_V1 = set(COMMON[:COMMON.index("point")])
+PREPOSITIONS = ["at", "at", "at", "by", "by", "for", "of", "on", "in", "from", "to", "about", "around",
+                "over", "under", "after", "before", "until", "than", "with", "near"]
 COMMON_WORDS = [w for w in COMMON if w.isalpha() and w not in RESERVED and len(w) > 1]
 
 
@@ -665,6 +681,8 @@ def make_example(rng, filler, max_chunk=7, v1=False):
             chunk = filler.chunk(n)
             if 0 < k < n_spans and rng.random() < 0.08:
                 chunk = ["and"]                    # "two and three", "one thousand and five"
+            elif chunk and k < n_spans and filler.prep_share and rng.random() < filler.prep_share:
+                chunk[-1] = rng.choice(PREPOSITIONS)   # at ten to eleven, by seventy points: not an address, not money
             spoken += chunk
             written += chunk
             if k < n_spans:

@@ -45,9 +45,10 @@ PRESETS = {
 class Batches(torch.utils.data.IterableDataset):
     """Endless padded batches; each worker has its own seed, held-out sentences are skipped."""
 
-    def __init__(self, arch, batch_size, seed, short_share=0.0, the_share=0.0, v1_share=0.0):
+    def __init__(self, arch, batch_size, seed, short_share=0.0, the_share=0.0, v1_share=0.0, prep_share=0.0):
         self.arch, self.batch_size, self.seed = arch, batch_size, seed
         self.short_share, self.the_share, self.v1_share = short_share, the_share, v1_share
+        self.prep_share = prep_share
 
     def __iter__(self):
         info = torch.utils.data.get_worker_info()
@@ -57,6 +58,7 @@ class Batches(torch.utils.data.IterableDataset):
         rng = random.Random(self.seed * 7919 + wid)
         filler, filler_v1 = data.Filler(words, rng), data.Filler(words, rng, v1=True)
         filler.the_share = filler_v1.the_share = self.the_share
+        filler.prep_share = filler_v1.prep_share = self.prep_share
         while True:
             # a pool of 16 batches, sorted by length and cut into batches: little padding
             pool = []
@@ -146,6 +148,9 @@ def main():
     p.add_argument("--the-share", type=float, default=0.0,
                    help="share of filler draws that are 'the' plus a word starting like a number word "
                         "(the film, the fine): teaches that only real ordinals follow 'the' as spans")
+    p.add_argument("--prep-share", type=float, default=0.0,
+                   help="share of spans right after a preposition (at, by, for, ...): 'at ten' is a time, "
+                        "not an address, 'by seventy points' no money")
     p.add_argument("--v1-share", type=float, default=0.1,
                    help="share of sentences drawn from version 1's classes only (keeps them right)")
     p.add_argument("--init", help="start from this checkpoint folder (fine-tuning) instead of random weights")
@@ -184,7 +189,7 @@ def main():
             warmup = first + a.warmup                           # fresh moments (a committed checkpoint has none): warm up again
         print(f"resuming at step {first} of {a.total_steps}", flush=True)
     seed = a.seed + first                                       # a resumed stage draws new sentences
-    loader = torch.utils.data.DataLoader(Batches(a.arch, a.batch_size, seed, a.short_share, a.the_share, a.v1_share), batch_size=None,
+    loader = torch.utils.data.DataLoader(Batches(a.arch, a.batch_size, seed, a.short_share, a.the_share, a.v1_share, a.prep_share), batch_size=None,
                                          num_workers=a.workers, pin_memory=device == "cuda",
                                          persistent_workers=a.workers > 0)
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if device == "cuda" else torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.bf16)
