@@ -69,7 +69,7 @@ RESERVED = set(ONES + TENS[2:] + ORD_ONES + ORD_TENS + MONTHS + DECADES[2:] + [
 # would join: a filler word in BEFORE_SPAN is never right before a span, one in AFTER_SPAN never
 # right after one (minus five, point five, quarter past, five feet, five point, ...).
 BEFORE_SPAN = {"minus", "point", "double", "triple", "quarter", "half", "past", "w"}
-AFTER_SPAN = {w for s, p, _ in UNITS for w in (s.split()[0], p.split()[0])} | {"point", "per", "p"}
+AFTER_SPAN = {w for s, p, _ in UNITS for w in (s.split()[0], p.split()[0])} | {"point", "per", "p"} | set(DECADES[2:])
 MONEY_WORDS = {"hundred", "thousand"} | {c + x for c in CURRENCIES for x in ("", "s")}
 
 COMMON = """the a an and or but if then so because while when where who what which that this
@@ -177,6 +177,9 @@ def ordinal_words(n, rng):
         k = 2 if rest >= 20 and rest % 10 else 1
         words = words[:-k] + ordinal_words(rest, rng).split()
     return " ".join(words)
+
+
+ORD_ROUND = {100: "hundredth", 1000: "thousandth"}
 
 
 def ordinal_suffix(n):
@@ -319,6 +322,9 @@ def span_ordinal(rng, v1=False):
     r = rng.random()
     n = small_ordinal(rng, 99) if r < 0.7 else rng.randint(100, 999) if r < 0.85 else \
         rng.choice([rng.randint(1, 999) * 1000, rng.randint(1000, 999999)])
+    if r > 0.97:                                  # the hundredth, the thousandth: no "one"
+        n = rng.choice([100, 1000])
+        return f"{det} {ORD_ROUND[n]}", f"{det} {ordinal_suffix(n)}", "ordinal"
     return f"{det} {ordinal_words(n, rng)}", f"{det} {ordinal_suffix(n)}", "ordinal"
 
 
@@ -597,8 +603,9 @@ class Filler:
         if w in RESERVED:
             return self.word()
         if self.rng.random() < 0.015:
-            # A month or an ordinal-looking word on its own is still just a word.
-            w = self.rng.choice(MONTHS + ["first", "second", "third", "fifth"])
+            # A month, an ordinal-looking word or a decade without its century (the eighties)
+            # on its own is still just a word.
+            w = self.rng.choice(MONTHS + ["first", "second", "third", "fifth"] + DECADES[2:])
         return w
 
     def chunk(self, n):
