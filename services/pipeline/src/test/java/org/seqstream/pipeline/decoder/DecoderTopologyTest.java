@@ -166,17 +166,20 @@ class DecoderTopologyTest {
         }
     }
 
-    /** Sends the inputs to itn-gpt greedily, runs until every result is in; returns the token events' keys in order. */
+    /**
+     * Sends the inputs to itn-gpt greedily, runs until every result is in; returns the token events' keys in order.
+     * Decoding runs inline, one step per punctuation, so that all four requests are queued before the first step
+     * whatever the machine's speed.
+     */
     private static List<String> eventOrder(DecoderTopology.Config config, Map<String, String> outputs) {
         List<String> order = new ArrayList<>();
-        try (Harness h = new Harness(config)) {
+        try (Harness h = new Harness(config.withStepBudget(Duration.ZERO).inline())) {
             for (int i = 0; i < 4; i++) {
                 h.send(encoded("itn-gpt", "g" + i, INPUTS.get(i), GenerationParams.newBuilder().build()));
             }
             long deadline = System.nanoTime() + 60_000_000_000L;
             while (outputs.size() < 4 && System.nanoTime() < deadline) {
                 h.driver.advanceWallClockTime(Duration.ofMillis(1));
-                Harness.sleep();
                 h.stream.readKeyValuesToList().forEach(kv -> order.add(kv.key));
                 h.results.readKeyValuesToList().forEach(kv -> outputs.put(kv.key, kv.value.getOutputText()));
             }
