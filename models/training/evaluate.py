@@ -1,6 +1,6 @@
 """Exact match of a checkpoint (or a package) in PyTorch, overall and per class, on evaluation files.
 
-    /usr/bin/python3 evaluate.py checkpoints/itn-seq2seq [--n 500] [--files ../eval/itn-test-v2.tsv ...]
+    /usr/bin/python3 evaluate.py checkpoints/itn-seq2seq [--n 500] [--files ../eval/itn-test.tsv ...]
     /usr/bin/python3 evaluate.py --package ../itn-gpt
 
 Files with a classes column (spoken<TAB>written<TAB>classes) are also counted per class, a
@@ -17,7 +17,7 @@ import data
 import export
 import generate
 
-DEFAULT_FILES = ["../eval/itn-test-v2.tsv", "../eval/itn-test-v1.tsv", "../eval/heldout-v2.tsv"]
+DEFAULT_FILES = ["../eval/itn-test.tsv", "../eval/itn-test-v1.tsv", "../eval/heldout.tsv"]
 
 
 def read(path):

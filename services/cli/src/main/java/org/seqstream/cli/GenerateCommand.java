@@ -53,7 +53,7 @@ final class GenerateCommand implements Callable<Integer> {
         }
         PrintStream out = new PrintStream(System.out, false, StandardCharsets.UTF_8);
         try (ModelOptions.Opened m = models.open(model)) {
-            SamplingParams params = generation.params();
+            SamplingParams params = generation.params(m.pkg().maxNewTokens());
             try {
                 params.validate(m.pkg());
             } catch (InputException e) {

@@ -5,9 +5,10 @@ import picocli.CommandLine.Option;
 
 /** Generation parameters, with the same names and meaning wherever seqctl takes them. */
 final class GenerationOptions {
-    @Option(names = "--max-new-tokens", defaultValue = "128", paramLabel = "N",
-            description = "Stop after N generated tokens (default: ${DEFAULT-VALUE}).")
-    int maxNewTokens;
+    @Option(names = "--max-new-tokens", paramLabel = "N",
+            description = "Stop after N generated tokens (default: the model's limit, max_new_tokens in its model.json,"
+                    + " where seqctl reads the package; 128 where it only sends).")
+    Integer maxNewTokens;
 
     @Option(names = "--temperature", defaultValue = "0", paramLabel = "T",
             description = "0 = greedy; above 0, sample from logits / T (default: ${DEFAULT-VALUE}).")
@@ -37,7 +38,13 @@ final class GenerationOptions {
         return seed;
     }
 
-    SamplingParams params() {
-        return new SamplingParams(maxNewTokens, temperature, topK, topP, seedOrRandom(), stop);
+    /** The given --max-new-tokens, else {@code otherwise}. */
+    int maxNewTokensOr(int otherwise) {
+        return maxNewTokens != null ? maxNewTokens : otherwise;
+    }
+
+    /** The parameters for a model whose package allows {@code limit} new tokens (the default without --max-new-tokens). */
+    SamplingParams params(int limit) {
+        return new SamplingParams(maxNewTokensOr(limit), temperature, topK, topP, seedOrRandom(), stop);
     }
 }

@@ -36,8 +36,8 @@ class SendCommandIT {
         List<String> lines = List.of(
                 "{\"id\":\"ok-1\",\"text\":\"" + good1 + "\"}",
                 "{\"id\":\"empty\",\"text\":\"\"}",
-                "{\"id\":\"long\",\"text\":\"" + "ab ".repeat(40) + "\"}",
-                "{\"id\":\"cut\",\"text\":\"" + "ab ".repeat(40) + "\",\"params\":{\"truncate\":true}}",
+                "{\"id\":\"long\",\"text\":\"" + "ab ".repeat(90) + "\"}",
+                "{\"id\":\"cut\",\"text\":\"" + "ab ".repeat(90) + "\",\"params\":{\"truncate\":true}}",
                 "{\"id\":\"chars\",\"text\":\"Caf\u00e9\"}",
                 "{\"id\":\"model\",\"model\":\"no-such-model\",\"text\":\"one\"}",
                 "{\"id\":\"p-max0\",\"text\":\"one\",\"params\":{\"max_new_tokens\":0}}",
@@ -58,8 +58,8 @@ class SendCommandIT {
             assertEquals(0, r.exit(), r.stderr());
             List<JsonNode> out = r.lines();
             assertEquals(lines.size(), out.size());
-            GenerateCommandTest.Run ref = GenerateCommandTest.run(good1 + "\n" + good2 + "\n" + "ab ".repeat(40) + "\n",
-                    "generate", "--model", model, "--device", "cpu", "--truncate");
+            GenerateCommandTest.Run ref = GenerateCommandTest.run(good1 + "\n" + good2 + "\n" + "ab ".repeat(90) + "\n",
+                    "generate", "--model", model, "--device", "cpu", "--truncate", "--max-new-tokens", "128");   // send's default
             assertEquals(ref.lines().get(0).get("output").asText(), out.get(0).get("output").asText());
             assertEquals("empty_input", code(out.get(1)));
             assertEquals("tokenizer", out.get(1).get("stage").asText());

@@ -183,7 +183,7 @@ class DecodeBatchFailureTest {
         for (int i = 0; i < DecodeBatchTest.INPUTS.size(); i++) {
             seqs.add(good(m, "ok" + i, DecodeBatchTest.INPUTS.get(i)));
         }
-        long[] ids = m.tokenizer().encode("on the twenty first of december at six fifteen p m we paid one thousand two hundred dollars");
+        long[] ids = m.tokenizer().encode("on the twenty first of december at six fifteen p m we paid one thousand two hundred dollars for the rent");
         long[] output = m.generator(false).generate(List.of(new Generator.Request(ids, SAMPLED))).get(0).ids();
         long[] generated = Arrays.copyOf(output, 40);
         seqs.add(new DecodeBatch.Sequence("guilty", ids, hidden(m, ids), generated, SAMPLED));

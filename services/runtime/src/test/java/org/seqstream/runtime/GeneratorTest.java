@@ -93,7 +93,7 @@ class GeneratorTest {
         Generator gen = m.generator(false);
         long[] ids = m.tokenizer().encode("one");
         assertMessage(gen, ids, new SamplingParams(0, 0, 0, 1, 0), "max_new_tokens");
-        assertMessage(gen, ids, new SamplingParams(129, 0, 0, 1, 0), "max_new_tokens");
+        assertMessage(gen, ids, new SamplingParams(m.pkg().maxNewTokens() + 1, 0, 0, 1, 0), "max_new_tokens");
         assertMessage(gen, ids, new SamplingParams(10, -1, 0, 1, 0), "temperature");
         assertMessage(gen, ids, new SamplingParams(10, 1, -1, 1, 0), "top_k");
         assertMessage(gen, ids, new SamplingParams(10, 1, 0, 0, 0), "top_p");

@@ -18,7 +18,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * them from the files (-1 = dynamic axis). The pipeline's stages are written against these.
  */
 class GraphContractTest {
-    private static final int C = 128, H = 4, D = 32, V = 48;
+    private static final int C = 128, H = 4, D = 32, V = 64;
 
     private static String describe(Map<String, NodeInfo> nodes) {
         List<String> out = new ArrayList<>();

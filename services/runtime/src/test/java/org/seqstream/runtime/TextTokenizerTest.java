@@ -46,8 +46,8 @@ class TextTokenizerTest {
 
     @Test
     void namesEveryUnknownCharacterAndWhereItIs() {
-        InputException e = assertThrows(InputException.class, () -> tok.encode("Hello wörld"));
-        assertTrue(e.getMessage().contains("'H' at 0") && e.getMessage().contains("'ö' at 7"), e.getMessage());
+        InputException e = assertThrows(InputException.class, () -> tok.encode("Éllo wörld"));
+        assertTrue(e.getMessage().contains("'É' at 0") && e.getMessage().contains("'ö' at 6"), e.getMessage());
         assertEquals(InputException.UNKNOWN_CHARACTERS, e.code());
     }
 

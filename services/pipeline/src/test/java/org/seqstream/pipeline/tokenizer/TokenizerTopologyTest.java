@@ -114,7 +114,7 @@ class TokenizerTopologyTest {
         int max = models.find("itn-gpt").orElseThrow().maxSourceLength();
         sendJson("e2", "{\"id\":\"e2\",\"model\":\"itn-gpt\",\"text\":\"" + "a".repeat(max + 1) + "\"}");
         assertEquals("input_too_long", onlyError().getError().getCode());
-        sendJson("e3", "{\"id\":\"e3\",\"model\":\"itn-gpt\",\"text\":\"Hello\"}");
+        sendJson("e3", "{\"id\":\"e3\",\"model\":\"itn-gpt\",\"text\":\"Hellö\"}");
         SequenceResult r = onlyError();
         assertEquals("unknown_characters", r.getError().getCode());
         assertEquals("tokenizer", r.getError().getStage());
