@@ -39,7 +39,7 @@ class SerdeTest {
         assertEquals(0.9, r.getParams().getTopP());
         assertEquals(11L, r.getParams().getSeed());
         assertEquals(false, r.getParams().getRandomSeed());
-        assertEquals(128, r.getParams().getMaxNewTokens());
+        assertEquals(0, r.getParams().getMaxNewTokens());   // the model's limit, set by the tokenizer stage
         assertEquals(0.0, r.getParams().getTemperature());
     }
 

@@ -6,8 +6,7 @@ import picocli.CommandLine.Option;
 /** Generation parameters, with the same names and meaning wherever seqctl takes them. */
 final class GenerationOptions {
     @Option(names = "--max-new-tokens", paramLabel = "N",
-            description = "Stop after N generated tokens (default: the model's limit, max_new_tokens in its model.json,"
-                    + " where seqctl reads the package; 128 where it only sends).")
+            description = "Stop after N generated tokens (default: the model's limit, max_new_tokens in its model.json).")
     Integer maxNewTokens;
 
     @Option(names = "--temperature", defaultValue = "0", paramLabel = "T",

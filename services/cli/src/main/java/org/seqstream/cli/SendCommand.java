@@ -15,7 +15,6 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
-import org.seqstream.runtime.SamplingParams;
 import org.seqstream.schemas.GenerationParams;
 import org.seqstream.schemas.SequenceRequest;
 import org.seqstream.schemas.SequenceResult;
@@ -320,7 +319,7 @@ final class SendCommand implements Callable<Integer> {
         GenerationOptions g = s.generation();
         if (!s.json()) {
             String id = "send-" + run + "-" + i;
-            GenerationParams params = GenerationParams.newBuilder().setMaxNewTokens(g.maxNewTokensOr(SamplingParams.DEFAULT_MAX_NEW_TOKENS))
+            GenerationParams params = GenerationParams.newBuilder().setMaxNewTokens(g.maxNewTokensOr(0))
                     .setTemperature(g.temperature).setTopK(g.topK).setTopP(g.topP)
                     .setSeed(g.seed == null ? 0 : g.seed).setRandomSeed(g.seed == null).setTruncate(s.truncate()).setStop(g.stop).build();
             SequenceRequest r = SequenceRequest.newBuilder().setId(id).setModel(s.model()).setText(line)
@@ -342,7 +341,7 @@ final class SendCommand implements Callable<Integer> {
             req.put("model", s.model());
         }
         ObjectNode params = req.path("params").isObject() ? (ObjectNode) req.get("params") : req.putObject("params");
-        if (!params.has("max_new_tokens")) params.put("max_new_tokens", g.maxNewTokensOr(SamplingParams.DEFAULT_MAX_NEW_TOKENS));
+        if (!params.has("max_new_tokens") && g.maxNewTokens != null) params.put("max_new_tokens", g.maxNewTokens);
         if (!params.has("temperature")) params.put("temperature", g.temperature);
         if (!params.has("top_k")) params.put("top_k", g.topK);
         if (!params.has("top_p")) params.put("top_p", g.topP);

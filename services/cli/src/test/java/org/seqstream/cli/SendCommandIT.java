@@ -40,7 +40,7 @@ class SendCommandIT {
                 "{\"id\":\"cut\",\"text\":\"" + "ab ".repeat(90) + "\",\"params\":{\"truncate\":true}}",
                 "{\"id\":\"chars\",\"text\":\"Caf\u00e9\"}",
                 "{\"id\":\"model\",\"model\":\"no-such-model\",\"text\":\"one\"}",
-                "{\"id\":\"p-max0\",\"text\":\"one\",\"params\":{\"max_new_tokens\":0}}",
+                "{\"id\":\"p-max0\",\"text\":\"one\",\"params\":{\"max_new_tokens\":-1}}",
                 "{\"id\":\"p-max\",\"text\":\"one\",\"params\":{\"max_new_tokens\":100000}}",
                 "{\"id\":\"p-temp\",\"text\":\"one\",\"params\":{\"temperature\":-0.5}}",
                 "{\"id\":\"p-topp\",\"text\":\"one\",\"params\":{\"top_p\":1.5}}",
@@ -59,7 +59,7 @@ class SendCommandIT {
             List<JsonNode> out = r.lines();
             assertEquals(lines.size(), out.size());
             GenerateCommandTest.Run ref = GenerateCommandTest.run(good1 + "\n" + good2 + "\n" + "ab ".repeat(90) + "\n",
-                    "generate", "--model", model, "--device", "cpu", "--truncate", "--max-new-tokens", "128");   // send's default
+                    "generate", "--model", model, "--device", "cpu", "--truncate");
             assertEquals(ref.lines().get(0).get("output").asText(), out.get(0).get("output").asText());
             assertEquals("empty_input", code(out.get(1)));
             assertEquals("tokenizer", out.get(1).get("stage").asText());

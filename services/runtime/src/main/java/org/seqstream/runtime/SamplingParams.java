@@ -12,7 +12,6 @@ package org.seqstream.runtime;
  *                     output ends before it (finish reason {@code stop})
  */
 public record SamplingParams(int maxNewTokens, double temperature, int topK, double topP, long seed, java.util.List<String> stop) {
-    public static final int DEFAULT_MAX_NEW_TOKENS = 128;
     /** At most this many stop strings, each at most {@link #MAX_STOP_LENGTH} characters. */
     public static final int MAX_STOPS = 4, MAX_STOP_LENGTH = 32;
 

@@ -163,7 +163,7 @@ final class DecodeProcessor implements Processor<String, byte[], String, Object>
             }
         }
         long[] src = seq.getTokenIds().stream().mapToLong(Long::longValue).toArray();
-        DecodeBatch.Sequence s = new DecodeBatch.Sequence(seq.getId(), src, hidden, generated, Params.sampling(seq.getParams()));
+        DecodeBatch.Sequence s = new DecodeBatch.Sequence(seq.getId(), src, hidden, generated, Params.sampling(seq.getParams(), pkg));
         SequenceCheck.check(pkg, s);
         return s;
     }

@@ -142,6 +142,9 @@ final class TokenizeProcessor implements Processor<String, byte[], String, Objec
         }
         try {
             GenerationParams gp = req.getParams();
+            if (gp.getMaxNewTokens() == 0) {                    // not given: the model's limit
+                gp = GenerationParams.newBuilder(gp).setMaxNewTokens(pkg.get().maxNewTokens()).build();
+            }
             long[] ids;
             boolean truncated = false;
             if (req.getTokenIds() != null && !req.getTokenIds().isEmpty()) {
@@ -152,7 +155,7 @@ final class TokenizeProcessor implements Processor<String, byte[], String, Objec
                 ids = enc.ids();
                 truncated = enc.truncated();
             }
-            Generator.checkFits(pkg.get(), ids.length, Params.sampling(gp));
+            Generator.checkFits(pkg.get(), ids.length, Params.sampling(gp, pkg.get()));
             SequenceTokens out = SequenceTokens.newBuilder()
                     .setId(id)
                     .setModel(req.getModel())

@@ -69,7 +69,7 @@ class DecoderTopologyTest {
     private static String reference(String model, String text, GenerationParams p) {
         Generator gen = new Generator(models.sessions(model), models.tokenizer(model));
         return gen.generate(List.of(new Generator.Request(models.tokenizer(model).encode(text),
-                Params.sampling(p)))).get(0).text();
+                Params.sampling(p, models.find(model).orElseThrow())))).get(0).text();
     }
 
     /** A driver with the decoder topology, its topics, and a bound on punctuations. */
@@ -351,8 +351,8 @@ class DecoderTopologyTest {
         SequenceEncoded good = encoded("itn-seq2seq", "x", "zero errors were found", greedy);
         Map<String, String> bad = new HashMap<>();
         List<SequenceEncoded> crafted = new ArrayList<>();
-        crafted.add(SequenceEncoded.newBuilder(good).setId("zero-max").setParams(GenerationParams.newBuilder().setMaxNewTokens(0).build()).build());
-        bad.put("zero-max", "invalid_parameters");
+        crafted.add(SequenceEncoded.newBuilder(good).setId("negative-max").setParams(GenerationParams.newBuilder().setMaxNewTokens(-1).build()).build());
+        bad.put("negative-max", "invalid_parameters");
         crafted.add(SequenceEncoded.newBuilder(good).setId("unknown").setModel("no-such-model").build());
         bad.put("unknown", "unknown_model");
         crafted.add(SequenceEncoded.newBuilder(good).setId("outside").setTokenIds(List.of(3L, 99_999L, -4L)).build());

@@ -98,6 +98,22 @@ class TokenizerTopologyTest {
     }
 
     @Test
+    void maxNewTokensLeftOutIsTheModelsLimitAndAGivenOneIsKept() {
+        // Given a JSON request without max_new_tokens, an Avro one with the schema's default, and one that sets it
+        sendJson("j", "{\"id\":\"j\",\"model\":\"itn-gpt\",\"text\":\"one\"}");
+        SequenceRequest r = SequenceRequest.newBuilder().setId("a").setModel("itn-seq2seq").setText("one")
+                .setParams(GenerationParams.newBuilder().build()).build();
+        requests.pipeInput("a", Topics.REQUESTS.valueSerde().serializer().serialize("seq.requests", r));
+        sendJson("g", "{\"id\":\"g\",\"model\":\"itn-gpt\",\"text\":\"one\",\"params\":{\"max_new_tokens\":7}}");
+        // Then the tokens carry each model's own limit, or the given value
+        Map<String, Integer> max = new java.util.HashMap<>();
+        tokens.readValuesToList().forEach(t -> max.put(t.getId(), t.getParams().getMaxNewTokens()));
+        assertEquals(Map.of("j", models.find("itn-gpt").orElseThrow().maxNewTokens(),
+                "a", models.find("itn-seq2seq").orElseThrow().maxNewTokens(), "g", 7), max);
+        assertTrue(results.isEmpty());
+    }
+
+    @Test
     void aRequestWithoutIdGetsOneAndKeepsIt() {
         sendJson(null, "{\"model\":\"itn-gpt\",\"text\":\"one\"}");
         TestRecord<String, SequenceTokens> out = tokens.readRecord();
@@ -124,7 +140,7 @@ class TokenizerTopologyTest {
         assertEquals("unknown_model", r.getError().getCode());
         assertTrue(r.getError().getMessage().contains("itn-gpt"), r.getError().getMessage());
         int n = 0;
-        for (String params : List.of("{\"max_new_tokens\":0}", "{\"max_new_tokens\":1000}", "{\"temperature\":-1}",
+        for (String params : List.of("{\"max_new_tokens\":-1}", "{\"max_new_tokens\":1000}", "{\"temperature\":-1}",
                 "{\"top_p\":0}", "{\"top_p\":1.5}", "{\"top_k\":-2}")) {
             String id = "p" + n++;
             sendJson(id, "{\"id\":\"" + id + "\",\"model\":\"itn-seq2seq\",\"text\":\"one\",\"params\":" + params + "}");
