@@ -9,9 +9,14 @@ public final class Params {
     private Params() {
     }
 
-    /** The parameters for {@code pkg}: max_new_tokens 0 (the schema's default, not given) is the package's limit. */
+    /** {@code p} for {@code pkg}: max_new_tokens 0 (the schema's default, not given) becomes the package's limit. */
+    public static GenerationParams resolved(GenerationParams p, ModelPackage pkg) {
+        return p.getMaxNewTokens() != 0 ? p : GenerationParams.newBuilder(p).setMaxNewTokens(pkg.maxNewTokens()).build();
+    }
+
+    /** The runtime's parameters for {@code pkg}, {@link #resolved} first. */
     public static SamplingParams sampling(GenerationParams p, ModelPackage pkg) {
-        int max = p.getMaxNewTokens() == 0 ? pkg.maxNewTokens() : p.getMaxNewTokens();
-        return new SamplingParams(max, p.getTemperature(), p.getTopK(), p.getTopP(), p.getSeed(), p.getStop());
+        GenerationParams r = resolved(p, pkg);
+        return new SamplingParams(r.getMaxNewTokens(), r.getTemperature(), r.getTopK(), r.getTopP(), r.getSeed(), r.getStop());
     }
 }

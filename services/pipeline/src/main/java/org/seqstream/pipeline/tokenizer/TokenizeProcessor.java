@@ -141,10 +141,7 @@ final class TokenizeProcessor implements Processor<String, byte[], String, Objec
             return;
         }
         try {
-            GenerationParams gp = req.getParams();
-            if (gp.getMaxNewTokens() == 0) {                    // not given: the model's limit
-                gp = GenerationParams.newBuilder(gp).setMaxNewTokens(pkg.get().maxNewTokens()).build();
-            }
+            GenerationParams gp = Params.resolved(req.getParams(), pkg.get());   // forwarded with the model's limit
             long[] ids;
             boolean truncated = false;
             if (req.getTokenIds() != null && !req.getTokenIds().isEmpty()) {
