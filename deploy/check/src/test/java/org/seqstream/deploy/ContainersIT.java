@@ -98,7 +98,7 @@ class ContainersIT {
                 expected.put(id, new Generator(models.sessions(model), models.tokenizer(model))
                         .generate(List.of(new Generator.Request(models.tokenizer(model).encode(text), p))).get(0).text());
                 json.put(id, "{\"id\":\"" + id + "\",\"model\":\"" + model + "\",\"text\":\"" + text
-                        + "\",\"params\":{\"temperature\":0.8,\"top_p\":0.95,\"seed\":" + (2000 + i) + "}}");
+                        + "\",\"params\":{\"max_new_tokens\":128,\"temperature\":0.8,\"top_p\":0.95,\"seed\":" + (2000 + i) + "}}");
             }
             Map<String, List<SequenceResult>> results = new HashMap<>();
             Map<String, Map<Integer, List<String>>> tokens = new HashMap<>();

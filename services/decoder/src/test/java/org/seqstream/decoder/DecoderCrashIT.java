@@ -78,7 +78,7 @@ class DecoderCrashIT {
                     expected.put(id, new Generator(models.sessions(model), models.tokenizer(model))
                             .generate(List.of(new Generator.Request(models.tokenizer(model).encode(text), p))).get(0).text());
                     json.put(id, "{\"id\":\"" + id + "\",\"model\":\"" + model + "\",\"text\":\"" + text
-                            + "\",\"params\":{\"temperature\":0.8,\"top_p\":0.95,\"seed\":" + (1000 + i) + "}}");
+                            + "\",\"params\":{\"max_new_tokens\":128,\"temperature\":0.8,\"top_p\":0.95,\"seed\":" + (1000 + i) + "}}");
                 }
                 Map<String, Seen> seen = new HashMap<>();
                 int port = freePort();
