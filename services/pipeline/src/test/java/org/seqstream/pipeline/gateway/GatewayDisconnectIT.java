@@ -56,7 +56,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class GatewayDisconnectIT {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Duration GRACE = Duration.ofSeconds(3);
-    private static final String GONE_INPUT = "the rent is one thousand two hundred dollars";
+    /** A long output (over a hundred tokens), so that the decoder reads the cancel before it could finish. */
+    private static final String GONE_INPUT = "our team ran one hundred and twenty kilometers per hour on the twenty first of june"
+            + " two thousand and nine and sold eleven hundred tickets for nineteen pounds and ninety nine pence each to twelve"
+            + " thousand and five people in the nineteen sixties style town";
     private static final String BACK_INPUT = "wake me at six fifteen a m please";
     private static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10)).build();
     private static Path dir;
