@@ -2,8 +2,9 @@ package org.seqstream.runtime;
 
 /**
  * A cache whose key axis is a capacity with free positions at the end of every row, into which
- * each step's new keys and values are written (by the runtime or by the kernel): the axis grows
- * with one copy, {@value #SLACK} positions at a time, when the longest row reaches its end.
+ * each step's new keys and values are written (by the runtime or by the kernel): the axis grows,
+ * in place, when the longest row reaches its end ({@value #SLACK} positions at a time unless the
+ * form says otherwise).
  */
 abstract sealed class CapacityKvCache extends KvCache permits RaggedKvCache, AppendingKvCache {
     /** Free positions a resize leaves at the end of the longest row. */
@@ -19,9 +20,14 @@ abstract sealed class CapacityKvCache extends KvCache permits RaggedKvCache, App
     }
 
     @Override
-    final void beforeStep(int longest) {
+    final void beforeStep(int longest, int room) {
         if (longest >= positions) {
-            relayout(longest + SLACK);
+            relayout(grown(longest, room));
         }
+    }
+
+    /** The axis the cache grows to when its longest row ({@code longest} positions) reaches the end. */
+    int grown(int longest, int room) {
+        return longest + SLACK;
     }
 }

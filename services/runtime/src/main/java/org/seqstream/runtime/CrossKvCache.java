@@ -14,7 +14,7 @@ import java.util.List;
 final class CrossKvCache implements AutoCloseable {
     private final DecoderGraph graph;
     private final int heads, headDim, dModel;
-    private TensorBuffers cross, target;
+    private final TensorBuffers cross;
     /** The newcomers' keys and values [n, heads, incomingSource, head_dim], and their mask [n, incomingSource]. */
     private final TensorBuffers incoming;
     private long[] incomingMask = new long[0];
@@ -30,7 +30,6 @@ final class CrossKvCache implements AutoCloseable {
         this.dModel = pkg.dModel();
         int n = graph.crossNames().length;
         cross = new TensorBuffers(n);
-        target = new TensorBuffers(n);
         incoming = new TensorBuffers(n);
     }
 
@@ -72,26 +71,36 @@ final class CrossKvCache implements AutoCloseable {
         return (slot * heads + head) * width * headDim;
     }
 
-    /** The newcomers' keys, values and mask (row r of the last {@link #prepare}) into slots {@code slot[r]}, of {@code slotCount}. */
-    void place(int[] slot, int slotCount) {
-        int s = Math.max(source, incomingSource);
+    /**
+     * Makes room for {@code slotCount} rows and sources of {@code sourceLength} positions: a longer
+     * source widens every running row (in place, from the last row to the first), and the buffers
+     * grow to hold every slot, so that an admission's placements move nothing again.
+     */
+    void reserve(int slotCount, int sourceLength) {
+        int s = Math.max(source, sourceLength);
         if (s > source && slots > 0) {
-            target.ensure(slots * heads * s * headDim, 0);
-            for (int i = 0; i < cross.count(); i++) {
-                for (int r = 0; r < slots; r++) {
-                    for (int h = 0; h < heads; h++) {
-                        target.copy(i, offset(r, h, s), cross, offset(r, h, source), source * headDim);
-                        target.zero(i, offset(r, h, s) + source * headDim, (s - source) * headDim);
+            cross.ensure(slots * heads * s * headDim, slots * heads * source * headDim);
+            long[] m = new long[slots * s];
+            for (int r = slots - 1; r >= 0; r--) {
+                for (int h = heads - 1; h >= 0; h--) {
+                    for (int i = 0; i < cross.count(); i++) {
+                        cross.move(i, offset(r, h, s), offset(r, h, source), source * headDim);
+                        cross.zero(i, offset(r, h, s) + source * headDim, (s - source) * headDim);
                     }
                 }
+                System.arraycopy(mask, r * source, m, r * s, source);
             }
-            swap();
+            mask = m;
         }
-        cross.ensure(slotCount * heads * s * headDim, slots * heads * s * headDim);
-        long[] m = new long[slotCount * s];
-        for (int r = 0; r < slots; r++) {
-            System.arraycopy(mask, r * source, m, r * s, source);
-        }
+        source = s;
+        cross.ensure(Math.max(slotCount, slots) * heads * s * headDim, slots * heads * s * headDim);
+    }
+
+    /** The newcomers' keys, values and mask (row r of the last {@link #prepare}) into slots {@code slot[r]}, of {@code slotCount}. */
+    void place(int[] slot, int slotCount) {
+        reserve(slotCount, incomingSource);
+        int s = source;
+        long[] m = Arrays.copyOf(mask, slotCount * s);
         for (int r = 0; r < slot.length; r++) {
             for (int i = 0; i < cross.count(); i++) {
                 for (int h = 0; h < heads; h++) {
@@ -103,30 +112,21 @@ final class CrossKvCache implements AutoCloseable {
             Arrays.fill(m, slot[r] * s + incomingSource, (slot[r] + 1) * s, 0L);
         }
         mask = m;
-        source = s;
         slots = slotCount;
     }
 
-    /** Keeps the rows of slots {@code keep}, in that order, as slots 0.. */
+    /** Keeps the rows of slots {@code keep} (ascending) as slots 0.., in place: each moves to a start no later than its own. */
     void compact(int[] keep) {
         int rowSize = heads * source * headDim;
-        target.ensure(keep.length * rowSize, 0);
         long[] m = new long[keep.length * source];
         for (int k = 0; k < keep.length; k++) {
             for (int i = 0; i < cross.count(); i++) {
-                target.copy(i, k * rowSize, cross, keep[k] * rowSize, rowSize);
+                cross.move(i, k * rowSize, keep[k] * rowSize, rowSize);
             }
             System.arraycopy(mask, keep[k] * source, m, k * source, source);
         }
-        swap();
         mask = m;
         slots = keep.length;
-    }
-
-    private void swap() {
-        TensorBuffers t = cross;
-        cross = target;
-        target = t;
     }
 
     void clear() {
@@ -139,7 +139,6 @@ final class CrossKvCache implements AutoCloseable {
     public void close() {
         clear();
         cross.close();
-        target.close();
         incoming.close();
     }
 }

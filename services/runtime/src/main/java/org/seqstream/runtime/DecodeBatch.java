@@ -86,9 +86,9 @@ public final class DecodeBatch implements AutoCloseable {
      * The bytes the KV caches of a batch holding {@code seqs} of {@code pkg} may reach: each
      * sequence at its full length (prompt, tokens generated before and the rest of its
      * max_new_tokens, within the model's positions), every row as long as the longest plus the
-     * cache's slack, twice over (the cache and the buffers a resize or compaction writes into),
-     * and for an encoder-decoder its cross-attention keys and values per source position, likewise
-     * twice. What the decoder's scheduler admits against its cache budget.
+     * cache's slack, twice over (a buffer that grows is copied into its larger successor before
+     * it is freed), and for an encoder-decoder its cross-attention keys and values per source
+     * position, likewise twice. What the decoder's scheduler admits against its cache budget.
      */
     public static long cacheBytes(ModelPackage pkg, List<Sequence> seqs) {
         if (seqs.isEmpty()) {
@@ -131,8 +131,39 @@ public final class DecodeBatch implements AutoCloseable {
                 failAlone(s, e.code(), e.getMessage());
             }
         }
-        for (List<Sequence> group : DecodeScheduler.prefillGroups(valid, s -> pkg.promptLength(s.sourceIds().length) + s.generated().length)) {
+        reserve(valid);
+        for (List<Sequence> group : DecodeScheduler.prefillGroups(valid, this::prefillLength)) {
             admitGroup(group);
+        }
+    }
+
+    /** A newcomer's prefill length: its prompt and the tokens it generated before. */
+    private int promptLength(Sequence s) {
+        return pkg.promptLength(s.sourceIds().length) + s.generated().length;
+    }
+
+    /**
+     * What a newcomer's prefill costs, to group similar ones: its prompt (and tokens generated
+     * before), and for an encoder-decoder its source too, over which the group's cross-attention
+     * keys are computed, padded to its longest.
+     */
+    private int prefillLength(Sequence s) {
+        return promptLength(s) + (pkg.isEncoderDecoder() ? s.sourceIds().length : 0);
+    }
+
+    /**
+     * Room in the caches for every newcomer at once (free slots first, then new ones), so that
+     * its prefill groups are placed without the cache growing, and moving, once per group.
+     */
+    private void reserve(List<Sequence> newcomers) {
+        if (newcomers.isEmpty()) {
+            return;
+        }
+        int free = slots.count() - size();
+        int slotCount = slots.count() + Math.max(0, newcomers.size() - free);
+        cache.reserve(slotCount, newcomers.stream().mapToInt(this::promptLength).max().orElseThrow());
+        if (cross != null) {
+            cross.reserve(slotCount, newcomers.stream().mapToInt(s -> s.sourceIds().length).max().orElseThrow());
         }
     }
 
@@ -159,7 +190,7 @@ public final class DecodeBatch implements AutoCloseable {
      * for the sequences that go on. Returns one event per sequence that was decoding.
      */
     public List<Event> step() {
-        if (DecodeScheduler.compactionDue(size(), slots.count(), cache.positions(), slots.longestLive(), cache.slack())) {
+        if (DecodeScheduler.compactionDue(size(), slots.count(), cache.positions(), cache.packAt(slots.longestLive()))) {
             int[] keep = slots.compact();
             cache.compact(keep);
             if (cross != null) {
@@ -216,7 +247,7 @@ public final class DecodeBatch implements AutoCloseable {
     /** One decoder call over the last token of every row (free slots compute a pad token, never read) at its next position. */
     private void decodeStep() throws OrtException {
         int n = slots.count();
-        cache.beforeStep(slots.longestLive());
+        cache.beforeStep(slots.longestLive(), slots.room());
         long[] ids = new long[n], positions = new long[n];
         int[] column = new int[n];
         for (int r = 0; r < n; r++) {

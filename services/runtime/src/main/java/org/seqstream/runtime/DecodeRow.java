@@ -12,6 +12,8 @@ final class DecodeRow {
     int generated;
     /** Decoder tokens so far: the position of the next one. */
     int position;
+    /** Positions the row can reach: its prompt plus every token it may generate. */
+    int end;
     /** Why it stopped; null while it decodes. */
     FinishReason finish;
     DecodeError error;

@@ -47,7 +47,7 @@ public final class DecodeScheduler<O> {
     public static final int PREFILL_SPREAD_PERCENT = 75;
     /** Free slots are dropped once they are this fraction (1/n) of the batch: each costs a row of every step. */
     public static final int FREE_SLOT_SHARE = 4;
-    /** The key axis is packed once it is this many positions longer than its longest row needs (plus the cache's slack). */
+    /** The key axis is packed once it is this many positions longer than its longest row needs (plus the cache's slack), or as its form says. */
     public static final int PACK_AFTER = 16;
     /** Outputs not yet written, beyond which decoding pauses until the writer catches up. */
     public static final long MAX_UNDELIVERED = 100_000;
@@ -244,12 +244,12 @@ public final class DecodeScheduler<O> {
 
     /**
      * Whether a batch of {@code slots} rows, {@code live} of them decoding, should drop its free
-     * slots and pack its key axis of {@code positions} (rows need {@code longest}, the cache
-     * keeps {@code slack} free at their end): once a {@value #FREE_SLOT_SHARE}th of the slots is
-     * free, or the axis is {@value #PACK_AFTER} positions longer than needed. Every row holds the
-     * whole axis, and packing costs one copy of the cache.
+     * slots and pack its key axis of {@code positions}: once a {@value #FREE_SLOT_SHARE}th of the
+     * slots is free, or the axis is longer than {@code packAt} (what its cache's form allows over
+     * the longest row, see {@code KvCache.packAt}). Every row holds the whole axis, and packing
+     * moves the cache once.
      */
-    public static boolean compactionDue(int live, int slots, int positions, int longest, int slack) {
-        return live > 0 && ((slots - live) * FREE_SLOT_SHARE >= slots || positions > longest + slack + PACK_AFTER);
+    public static boolean compactionDue(int live, int slots, int positions, int packAt) {
+        return live > 0 && ((slots - live) * FREE_SLOT_SHARE >= slots || positions > packAt);
     }
 }

@@ -11,9 +11,10 @@ import java.util.Arrays;
  * anywhere on the axis: position ids are explicit). One subclass per decoder form
  * ({@link DecoderGraph#form}).
  *
- * <p>{@code kv} holds the cache; {@code target} is where a relayout (placement into wider rows,
- * compaction, a resize) writes before the two swap, and where the past-and-present form's
- * decoder writes its present.
+ * <p>{@code kv} holds the cache. A relayout (placement into wider rows, compaction) moves rows
+ * within it, so the cache needs no second copy of itself; only its growth does, for as long as
+ * a buffer is copied into its larger successor. {@code target} is where the past-and-present
+ * form's decoder writes its present (unused by the other forms).
  */
 abstract sealed class KvCache implements AutoCloseable permits CapacityKvCache, SwappingKvCache {
     protected final DecoderGraph graph;
@@ -41,8 +42,17 @@ abstract sealed class KvCache implements AutoCloseable permits CapacityKvCache, 
     /** Free positions a fresh layout leaves at the end of every row. */
     abstract int slack();
 
-    /** Before a step whose longest row has {@code longest} positions: make room for its new key. */
-    abstract void beforeStep(int longest);
+    /**
+     * Before a step whose longest row has {@code longest} positions: make room for its new key.
+     * No live row ever needs more than {@code room} positions (the longest prompt plus
+     * max_new_tokens among them).
+     */
+    abstract void beforeStep(int longest, int room);
+
+    /** The axis length beyond which packing the rows is due, when the longest row holds {@code longest} positions. */
+    int packAt(int longest) {
+        return longest + slack() + DecodeScheduler.PACK_AFTER;
+    }
 
     /**
      * Binds the key layout, the past and the key and value outputs of a one-token step over
@@ -84,12 +94,8 @@ abstract sealed class KvCache implements AutoCloseable permits CapacityKvCache, 
      * slots in all. Running rows stay where they are unless the axis must grow to {@code t}.
      */
     final void place(TensorBuffers prefilled, int t, int[] slot, int[] lengths, int slotCount) {
-        int width = t <= positions ? positions : t + slack();
-        if (width != positions && slots > 0) {
-            relayout(width);
-        }
-        positions = width;
-        kv.ensure(slotCount * heads * width * headDim, slots * heads * width * headDim);
+        reserve(slotCount, t);
+        int width = positions;
         mask = Arrays.copyOf(mask, slotCount * width);
         for (int r = 0; r < slot.length; r++) {
             for (int i = 0; i < kv.count(); i++) {
@@ -104,29 +110,49 @@ abstract sealed class KvCache implements AutoCloseable permits CapacityKvCache, 
         slots = slotCount;
     }
 
-    /** Every row moves to an axis of {@code width} positions (longer), holding the same positions. */
+    /**
+     * Makes room for {@code slotCount} rows and prompts of {@code t} positions: the axis widens
+     * to {@code t} plus the slack if it is shorter, and the buffers grow to hold every slot, so
+     * that the placements that follow (an admission's prefill groups) neither move nor copy the
+     * cache again.
+     */
+    final void reserve(int slotCount, int t) {
+        int width = t <= positions ? positions : t + slack();
+        if (width != positions && slots > 0) {
+            relayout(width);
+        }
+        positions = width;
+        kv.ensure(Math.max(slotCount, slots) * heads * width * headDim, slots * heads * width * headDim);
+    }
+
+    /**
+     * Every row moves to an axis of {@code width} positions (longer), holding the same positions,
+     * in place: from the last row to the first, each to a start no earlier than its own, so no row
+     * is overwritten before it has moved.
+     */
     protected final void relayout(int width) {
-        target.ensure(slots * heads * width * headDim, 0);
+        kv.ensure(slots * heads * width * headDim, slots * heads * positions * headDim);
         long[] m = new long[slots * width];
-        for (int r = 0; r < slots; r++) {
-            for (int i = 0; i < kv.count(); i++) {
-                for (int h = 0; h < heads; h++) {
-                    target.copy(i, offset(r, h, 0, width), kv, offset(r, h, 0, positions), positions * headDim);
-                    target.zero(i, offset(r, h, positions, width), (width - positions) * headDim);
+        for (int r = slots - 1; r >= 0; r--) {
+            for (int h = heads - 1; h >= 0; h--) {
+                for (int i = 0; i < kv.count(); i++) {
+                    kv.move(i, offset(r, h, 0, width), offset(r, h, 0, positions), positions * headDim);
+                    kv.zero(i, offset(r, h, positions, width), (width - positions) * headDim);
                 }
             }
             System.arraycopy(mask, r * positions, m, r * width, positions);
         }
-        swap();
         mask = m;
         positions = width;
     }
 
     /**
-     * Keeps the rows of slots {@code keep} (in that order, as slots 0..) and packs each one's
-     * attended positions to the front of an axis as long as the longest needs, plus the slack:
-     * rows that joined later have holes where they attended to nothing, and in a batch that never
-     * empties the axis would otherwise grow with every step.
+     * Keeps the rows of slots {@code keep} (ascending, as slots 0..) and packs each one's
+     * attended positions to the front of an axis as long as the longest needs, plus the slack
+     * (never longer than it was): rows that joined later have holes where they attended to
+     * nothing, and in a batch that never empties the axis would otherwise grow with every step.
+     * In place, from the first row and head to the last: each moves to a start no later than its
+     * own, and no later one's positions are overwritten before they have moved.
      */
     final void compact(int[] keep) {
         int[] counts = new int[keep.length];
@@ -137,33 +163,29 @@ abstract sealed class KvCache implements AutoCloseable permits CapacityKvCache, 
             }
             width = Math.max(width, counts[i]);
         }
-        width += slack();
-        target.ensure(keep.length * heads * width * headDim, 0);
+        width = Math.min(positions, width + slack());
         for (int i = 0; i < keep.length; i++) {
             int base = keep[i] * positions;
-            for (int j = 0, to = 0; j < positions; ) {
-                if (mask[base + j] == 0) {
-                    j++;
-                    continue;
-                }
-                int from = j;
-                while (j < positions && mask[base + j] != 0) {
-                    j++;
+            for (int h = 0; h < heads; h++) {
+                for (int j = 0, to = 0; j < positions; ) {
+                    if (mask[base + j] == 0) {
+                        j++;
+                        continue;
+                    }
+                    int from = j;
+                    while (j < positions && mask[base + j] != 0) {
+                        j++;
+                    }
+                    for (int b = 0; b < kv.count(); b++) {
+                        kv.move(b, offset(i, h, to, width), offset(keep[i], h, from, positions), (j - from) * headDim);
+                    }
+                    to += j - from;
                 }
                 for (int b = 0; b < kv.count(); b++) {
-                    for (int h = 0; h < heads; h++) {
-                        target.copy(b, offset(i, h, to, width), kv, offset(keep[i], h, from, positions), (j - from) * headDim);
-                    }
-                }
-                to += j - from;
-            }
-            for (int b = 0; b < kv.count(); b++) {
-                for (int h = 0; h < heads; h++) {
-                    target.zero(b, offset(i, h, counts[i], width), (width - counts[i]) * headDim);
+                    kv.zero(b, offset(i, h, counts[i], width), (width - counts[i]) * headDim);
                 }
             }
         }
-        swap();
         mask = new long[keep.length * width];
         for (int i = 0; i < keep.length; i++) {
             Arrays.fill(mask, i * width, i * width + counts[i], 1L);

@@ -89,6 +89,7 @@ final class Prefill implements AutoCloseable {
         for (int r = 0; r < n; r++) {
             DecodeRow row = new DecodeRow(group.get(r));
             row.position = lengths[r];
+            row.end = lengths[r] - group.get(r).generated().length + row.tokens.length;
             slots.put(slot[r], row, logits, graph.lastLogits(r, t, lengths[r]));
         }
     }

@@ -8,12 +8,27 @@ import ai.onnxruntime.OrtException;
  * so each row attends to its own length only, not to the longest row's. The present outputs are
  * bound to the memory of the past inputs: the kernel writes each row's new key and value at
  * position {@code seqlens_k[r]} in place, and nothing is copied per step. The axis is a capacity
- * that grows with one copy, {@value CapacityKvCache#SLACK} positions at a time, when the longest row reaches
- * its end (the kernel's present must be as long as its past to share its memory).
+ * (the kernel's present must be as long as its past to share its memory) that grows when the
+ * longest row reaches its end. Since the kernel reads no position beyond a row's length, a long
+ * axis costs memory but no arithmetic: it grows by half (at least {@value CapacityKvCache#SLACK}
+ * positions, at most to the longest that a live row can reach), so that a batch of long outputs
+ * moves its cache a few times rather than every {@value CapacityKvCache#SLACK} steps, and it is
+ * packed only once it is twice as long as its longest row needs.
  */
 final class RaggedKvCache extends CapacityKvCache {
     RaggedKvCache(DecoderGraph graph) {
         super(graph);
+    }
+
+    @Override
+    int grown(int longest, int room) {
+        int wanted = Math.max(longest + SLACK, positions + positions / 2);
+        return Math.max(longest + 1, Math.min(wanted, room));
+    }
+
+    @Override
+    int packAt(int longest) {
+        return Math.max(super.packAt(longest), 2 * longest);
     }
 
     @Override

@@ -40,6 +40,11 @@ final class Slots {
         return rows.stream().filter(DecodeRow::live).mapToInt(r -> r.position).max().orElse(0);
     }
 
+    /** Key positions the live rows can reach at most (the longest prompt plus max_new_tokens among them). */
+    int room() {
+        return rows.stream().filter(DecodeRow::live).mapToInt(r -> r.end).max().orElse(0);
+    }
+
     /** Slots for {@code n} newcomers: free ones first, then new ones at the end. */
     int[] assign(int n) {
         int[] slot = new int[n];

@@ -12,8 +12,9 @@ import java.util.Map;
 
 /**
  * The embedding and encoder graphs over micro-batches of sequences of different lengths, as the
- * pipeline's embedding and encoder stages run them: rows right-padded to the longest, with a
- * mask, and each row's result cut back to its own length.
+ * pipeline's embedding and encoder stages run them: rows right-padded to the longest (of the
+ * micro-batch for the embedding, of a group of similar lengths for the encoder), with a mask,
+ * and each row's result cut back to its own length.
  */
 public final class SourceEncoder {
     private final OnnxModel model;
@@ -46,10 +47,30 @@ public final class SourceEncoder {
         }
     }
 
-    /** Encoder output of each sequence from its embeddings ([length, d_model] each). */
+    /**
+     * Encoder output of each sequence from its embeddings ([length, d_model] each). Sequences run
+     * in groups of similar length ({@link DecodeScheduler#prefillGroups}): a group's rows are
+     * padded to its longest, and the encoder's cost grows with the padded length (its attention
+     * with the square of it), so sources of 20 and 250 tokens are not encoded as two of 250.
+     */
     public float[][] encode(List<float[]> embeddings) {
-        int rows = embeddings.size();
         int[] lengths = embeddings.stream().mapToInt(e -> e.length / width).toArray();
+        maxLength(lengths);
+        float[][] out = new float[lengths.length][];
+        List<Integer> rows = java.util.stream.IntStream.range(0, lengths.length).boxed().toList();
+        for (List<Integer> group : DecodeScheduler.prefillGroups(rows, r -> lengths[r])) {
+            float[][] encoded = encodePadded(group.stream().map(embeddings::get).toList(),
+                    group.stream().mapToInt(r -> lengths[r]).toArray());
+            for (int i = 0; i < group.size(); i++) {
+                out[group.get(i)] = encoded[i];
+            }
+        }
+        return out;
+    }
+
+    /** One encoder call over {@code embeddings}, right-padded to the longest. */
+    private float[][] encodePadded(List<float[]> embeddings, int[] lengths) {
+        int rows = embeddings.size();
         int s = maxLength(lengths);
         float[] x = new float[rows * s * width];
         long[] mask = new long[rows * s];

@@ -19,7 +19,7 @@ final class SwappingKvCache extends KvCache {
     }
 
     @Override
-    void beforeStep(int longest) {
+    void beforeStep(int longest, int room) {
         // the present is one position longer than the past: no room needed
     }
 

@@ -66,6 +66,16 @@ final class TensorBuffers implements AutoCloseable {
     }
 
     /**
+     * Moves {@code length} floats of buffer {@code i} from {@code src} to {@code dst}; the ranges may
+     * overlap (a bulk put within one buffer reads its source as if copied out first).
+     */
+    void move(int i, int dst, int src, int length) {
+        if (dst != src && length > 0) {
+            floats[i].put(dst, floats[i], src, length);
+        }
+    }
+
+    /**
      * Zeroes {@code length} floats of buffer {@code i} at {@code at}. Positions a row does not
      * attend to must hold finite values: attention weighs them by zero, and zero times NaN (left
      * by a sequence that failed there) is NaN.

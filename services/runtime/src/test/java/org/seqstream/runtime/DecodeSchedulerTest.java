@@ -128,13 +128,16 @@ class DecodeSchedulerTest {
     }
 
     @Test
-    void compactionIsDueOnceAQuarterOfTheSlotsIsFreeOrTheAxisHasTooMuchRoom() {
-        assertFalse(DecodeScheduler.compactionDue(7, 8, 40, 30, 0));
-        assertTrue(DecodeScheduler.compactionDue(6, 8, 40, 30, 0));
-        assertTrue(DecodeScheduler.compactionDue(8, 8, 47, 30, 0));
-        assertFalse(DecodeScheduler.compactionDue(8, 8, 62, 30, 16));
-        assertTrue(DecodeScheduler.compactionDue(8, 8, 63, 30, 16));
-        assertFalse(DecodeScheduler.compactionDue(0, 8, 99, 0, 0));
+    void compactionIsDueOnceAQuarterOfTheSlotsIsFreeOrTheAxisIsLongerThanItsFormAllows() {
+        // 7 of 8 rows live, an axis of 40 that may reach 46: nothing to do
+        assertFalse(DecodeScheduler.compactionDue(7, 8, 40, 46));
+        // a quarter of the slots free
+        assertTrue(DecodeScheduler.compactionDue(6, 8, 40, 46));
+        // the axis past what it may reach
+        assertFalse(DecodeScheduler.compactionDue(8, 8, 46, 46));
+        assertTrue(DecodeScheduler.compactionDue(8, 8, 47, 46));
+        // an empty batch is cleared, not packed
+        assertFalse(DecodeScheduler.compactionDue(0, 8, 99, 16));
     }
 
     @Test

@@ -134,4 +134,110 @@ class KvCacheTest {
             }
         }
     }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"tiny-gpt-ragged", "tiny-gpt-append"})
+    void theAxisGrowsInPlaceWhenTheLongestRowReachesItsEnd(String name) {
+        try (KvCache c = KvCache.of(graph(name))) {
+            // Given two rows of 20 and 7 positions on an axis of 20 + slack
+            try (TensorBuffers p = prefilled(c, 20, new int[] {20, 7}, 0)) {
+                c.place(p, 20, new int[] {0, 1}, new int[] {20, 7}, 2);
+            }
+            int before = c.positions();
+            // When the longest row has filled the axis, and the rows may reach 100 positions
+            c.beforeStep(before, 100);
+            // Then the ragged form grows by half (its kernel reads each row's own length only),
+            // the others by the slack (their attention spans the whole axis)
+            int expected = name.endsWith("ragged") ? before + before / 2 : before + CapacityKvCache.SLACK;
+            assertEquals(expected, c.positions());
+            // And every row kept its values and mask, zeros beyond
+            for (int i = 0; i < c.kv.count(); i++) {
+                assertEquals(value(0, 1, 19, 3) + i, at(c, i, 0, 1, 19, 3));
+                assertEquals(value(1, 0, 6, 15) + i, at(c, i, 1, 0, 6, 15));
+                assertEquals(value(1, 1, 0, 0) + i, at(c, i, 1, 1, 0, 0));
+                assertEquals(0f, at(c, i, 1, 1, 7, 0));
+                assertEquals(0f, at(c, i, 0, 0, before, 0));
+            }
+            assertArrayEquals(ones(20, c.positions()), maskRow(c, 0));
+            assertArrayEquals(ones(7, c.positions()), maskRow(c, 1));
+            // And an axis with room left does not move
+            c.beforeStep(before, 100);
+            assertEquals(expected, c.positions());
+        }
+    }
+
+    @org.junit.jupiter.api.Test
+    void theRaggedAxisGrowsNoFurtherThanItsRowsCanReach() {
+        try (KvCache c = KvCache.of(graph("tiny-gpt-ragged"))) {
+            try (TensorBuffers p = prefilled(c, 40, new int[] {40}, 0)) {
+                c.place(p, 40, new int[] {0}, new int[] {40}, 1);
+            }
+            // When the row fills the axis of 56 but can reach only 60 positions
+            c.beforeStep(c.positions(), 60);
+            // Then the axis is 60, not 84
+            assertEquals(60, c.positions());
+            assertEquals(value(0, 1, 39, 2), at(c, 0, 0, 1, 39, 2));
+            // And it is packed only when twice as long as its longest row needs (the others: their slack and 16)
+            assertEquals(200, c.packAt(100));
+            assertEquals(62, c.packAt(30));
+        }
+        try (KvCache c = KvCache.of(graph("tiny-gpt-append"))) {
+            assertEquals(100 + CapacityKvCache.SLACK + DecodeScheduler.PACK_AFTER, c.packAt(100));
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"tiny-gpt-ragged", "tiny-gpt-append", "tiny-gpt-concat"})
+    void anAdmissionReservedAtOnceIsPlacedWithoutMovingTheCache(String name) {
+        try (KvCache c = KvCache.of(graph(name))) {
+            try (TensorBuffers p = prefilled(c, 5, new int[] {5}, 0)) {
+                c.place(p, 5, new int[] {0}, new int[] {5}, 1);
+            }
+            // Given room reserved for four more rows of prompts up to 30 positions
+            c.reserve(5, 30);
+            java.nio.FloatBuffer reserved = c.kv.get(0);
+            assertEquals(30 + c.slack(), c.positions());
+            // When they are placed in two groups, the longer first
+            try (TensorBuffers p = prefilled(c, 30, new int[] {30, 10}, 1)) {
+                c.place(p, 30, new int[] {1, 2}, new int[] {30, 10}, 3);
+            }
+            try (TensorBuffers p = prefilled(c, 4, new int[] {4, 3}, 3)) {
+                c.place(p, 4, new int[] {3, 4}, new int[] {4, 3}, 5);
+            }
+            // Then the cache stayed in the reserved buffer, and every row holds its values
+            org.junit.jupiter.api.Assertions.assertSame(reserved, c.kv.get(0));
+            assertEquals(5, c.slots());
+            for (int i = 0; i < c.kv.count(); i++) {
+                assertEquals(value(0, 1, 4, 1) + i, at(c, i, 0, 1, 4, 1));
+                assertEquals(value(1, 0, 29, 2) + i, at(c, i, 1, 0, 29, 2));
+                assertEquals(value(4, 1, 2, 7) + i, at(c, i, 4, 1, 2, 7));
+                assertEquals(0f, at(c, i, 0, 0, 5, 0));
+            }
+            assertArrayEquals(ones(5, c.positions()), maskRow(c, 0));
+            assertArrayEquals(ones(3, c.positions()), maskRow(c, 4));
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"tiny-gpt-ragged", "tiny-gpt-append"})
+    void compactionNeverLengthensTheAxis(String name) {
+        try (KvCache c = KvCache.of(graph(name))) {
+            // Given full rows: the longest kept row plus the slack is longer than the axis
+            try (TensorBuffers p = prefilled(c, 6, new int[] {6, 6, 6}, 0)) {
+                c.place(p, 6, new int[] {0, 1, 2}, new int[] {6, 6, 6}, 3);
+            }
+            c.beforeStep(c.positions(), 1000);
+            int width = c.positions();
+            for (int r = 0; r < 3; r++) {
+                java.util.Arrays.fill(c.mask, r * width, (r + 1) * width, 1L);
+            }
+            c.compact(new int[] {0, 2});
+            // Then the axis keeps its length, and the kept rows their values
+            assertEquals(width, c.positions());
+            for (int i = 0; i < c.kv.count(); i++) {
+                assertEquals(value(2, 1, 5, 3) + i, at(c, i, 1, 1, 5, 3));
+                assertEquals(value(0, 0, 0, 0) + i, at(c, i, 0, 0, 0, 0));
+            }
+        }
+    }
 }
