@@ -53,6 +53,15 @@ decoder_opts() { case "$1" in gpt2-small) echo "-Xmx256m -XX:MaxDirectMemorySize
                               t5-small) echo "-Xmx256m -XX:MaxDirectMemorySize=1g -XX:+UseSerialGC" ;; esac; }
 
 dir=loadtest/target/size-models
+# Whether a package's GroupQueryAttention nodes take queries scaled beforehand (attribute scale = 1).
+prescaled() {
+  /usr/bin/python3 - "$1/decoder.onnx" <<'PY'
+import sys, onnx
+m = onnx.load(sys.argv[1], load_external_data=False)
+nodes = [n for n in m.graph.node if n.op_type == "GroupQueryAttention"]
+sys.exit(0 if nodes and all(any(a.name == "scale" and a.f == 1.0 for a in n.attribute) for n in nodes) else 1)
+PY
+}
 for size in $sizes; do
   case "$size" in gpt2-small|t5-small) ;; *) echo "unknown size: $size (gpt2-small, t5-small or all)" >&2; exit 2 ;; esac
   pkg="$dir/$size-random"
@@ -67,8 +76,9 @@ for size in $sizes; do
     log "writing $pkg (random weights)"
     rm -rf "$pkg"; mkdir -p "$dir"
     (cd models/training && /usr/bin/python3 random_package.py "$size" "$root/$pkg") >&2
-  elif ! grep -q '"seqlens_k"' "$pkg/model.json"; then
-    # made by an older version: its decoder is re-exported in today's (GroupQueryAttention) form
+  elif ! grep -q '"seqlens_k"' "$pkg/model.json" || { /usr/bin/python3 -c 'import onnx' 2>/dev/null && ! prescaled "$pkg"; }; then
+    # made by an older version: its decoder is re-exported in today's form (GroupQueryAttention,
+    # queries scaled before the kernel)
     need_python
     log "re-exporting the decoder of $pkg (same weights)"
     (cd models/training && /usr/bin/python3 export.py --from-package "$root/$pkg" "$root/$pkg" --name "$size-random" --only decoder) >&2

@@ -125,10 +125,15 @@ class GroupQueryAttention(torch.autograd.Function):
     positions written in. When the caller binds present to the memory of past, ONNX Runtime
     writes only the new positions. The forward below is a plain PyTorch reference of the same
     semantics (used when tracing); query rows beyond a prompt row's length come out as zeros.
+
+    scale multiplies the scores (the operator's attribute). The decoders pass 1 with q already
+    scaled by 1/sqrt(D): the CPU kernel computes q.K' of a one-token step by a matrix-vector
+    product that reads K as it lies only when its multiplier is 1; any other copies and repacks
+    every row's keys at every step.
     """
 
     @staticmethod
-    def forward(ctx, q, k, v, past_k, past_v, seqlens_k, total, heads):
+    def forward(ctx, q, k, v, past_k, past_v, seqlens_k, total, heads, scale=None):
         b, t, c = q.shape
         d = c // heads
         n_total = int(total.reshape(-1)[0])
@@ -148,14 +153,15 @@ class GroupQueryAttention(torch.autograd.Function):
             present_v[r, :, start:start + t] = vh[r]
             for i in range(min(t, keys - start)):
                 seen = start + i + 1
-                att = (qh[r, :, i:i + 1] @ present_k[r, :, :seen].transpose(-2, -1)) / math.sqrt(d)
+                att = (qh[r, :, i:i + 1] @ present_k[r, :, :seen].transpose(-2, -1)) * (1.0 / math.sqrt(d) if scale is None else scale)
                 out[r, :, i:i + 1] = F.softmax(att, dim=-1) @ present_v[r, :, :seen]
         return out.transpose(1, 2).reshape(b, t, c), present_k, present_v
 
     @staticmethod
-    def symbolic(g, q, k, v, past_k, past_v, seqlens_k, total, heads):
+    def symbolic(g, q, k, v, past_k, past_v, seqlens_k, total, heads, scale=None):
+        extra = {} if scale is None else {"scale_f": scale}
         return g.op("com.microsoft::GroupQueryAttention", q, k, v, past_k, past_v, seqlens_k, total,
-                    num_heads_i=heads, kv_num_heads_i=heads, outputs=3)
+                    num_heads_i=heads, kv_num_heads_i=heads, outputs=3, **extra)
 
 
 class MLP(nn.Module):
@@ -212,7 +218,8 @@ class DecoderBlock(nn.Module):
         keys and values (B, H, max(total, P), D)."""
         h = self.ln1(x)
         a = self.attn
-        y, k, v = GroupQueryAttention.apply(a.q(h), a.k(h), a.v(h), past_k, past_v, seqlens_k, total, a.h)
+        y, k, v = GroupQueryAttention.apply(a.q(h) * (1.0 / math.sqrt(a.d)), a.k(h), a.v(h), past_k, past_v,
+                                            seqlens_k, total, a.h, 1.0)
         x = x + a.o(y)
         if self.has_cross:
             x = x + self.cross(self.ln_cross(x), cross_k, cross_v, cross_bias)
