@@ -45,11 +45,13 @@ log() { echo "[$(date +%T)] $*" >&2; }
 # The memory each service may use at this size (README, "Performance"), and the decoder's JVM:
 # its KV cache lives in direct buffers, and its scheduler admits sequences while the cache, each
 # sequence counted at its full length, stays within 80% of the direct-memory limit
-# (DecodeBatch.cacheBytes: 2 x rows x (longest + 16) x layers x 2 x width x 4 bytes, plus the
-# cross-attention keys of an encoder-decoder). gpt2-small, 64 sequences of 45 + 128 positions:
-# 1.8 GB, so 2.5 GB of direct memory; t5-small (decoder prompt <bos>): 0.6 GB, so 1 GB.
+# (DecodeBatch.cacheBytes: rows x (longest + 16) x layers x 2 x width x 4 bytes, a layer's share
+# more while a buffer grows, the prefill's buffers, plus the cross-attention keys of an
+# encoder-decoder). gpt2-small, 64 sequences of up to 256 + 128 positions (the longest test
+# sentences): 2.3 GB, so 3 GB of direct memory; t5-small (decoder prompt <bos>, sources up to
+# 254): 0.8 GB, so 1 GB.
 budget() { case "$1" in gpt2-small) echo 4000 ;; t5-small) echo 1800 ;; esac; }
-decoder_opts() { case "$1" in gpt2-small) echo "-Xmx256m -XX:MaxDirectMemorySize=2560m -XX:+UseSerialGC" ;;
+decoder_opts() { case "$1" in gpt2-small) echo "-Xmx256m -XX:MaxDirectMemorySize=3g -XX:+UseSerialGC" ;;
                               t5-small) echo "-Xmx256m -XX:MaxDirectMemorySize=1g -XX:+UseSerialGC" ;; esac; }
 
 dir=loadtest/target/size-models

@@ -86,24 +86,36 @@ public final class DecodeBatch implements AutoCloseable {
      * The bytes the KV caches of a batch holding {@code seqs} of {@code pkg} may reach: each
      * sequence at its full length (prompt, tokens generated before and the rest of its
      * max_new_tokens, within the model's positions), every row as long as the longest plus the
-     * cache's slack, twice over (a buffer that grows is copied into its larger successor before
-     * it is freed), and for an encoder-decoder its cross-attention keys and values per source
-     * position, likewise twice. What the decoder's scheduler admits against its cache budget.
+     * cache's slack, and for an encoder-decoder its cross-attention keys and values per source
+     * position. Rows move within the cache's buffers, so it is held once (twice for the
+     * past-and-present form, whose decoder writes a second copy), plus one layer's keys or values
+     * again while a growing buffer is copied into its successor (they grow one at a time), plus
+     * the prefill's own buffers for a group of these sequences (at most
+     * {@link DecodeScheduler#PREFILL_MAX_POSITIONS} positions). What the decoder's scheduler
+     * admits against its cache budget.
      */
     public static long cacheBytes(ModelPackage pkg, List<Sequence> seqs) {
         if (seqs.isEmpty()) {
             return 0;
         }
-        long longest = 0, source = 0;
+        long longest = 0, prompt = 0, source = 0;
         for (Sequence s : seqs) {
-            long full = (long) pkg.promptLength(s.sourceIds().length) + Math.max(s.params().maxNewTokens(), s.generated().length);
+            long p = (long) pkg.promptLength(s.sourceIds().length) + s.generated().length;
+            long full = p - s.generated().length + Math.max(s.params().maxNewTokens(), s.generated().length);
             longest = Math.max(longest, Math.min(full, pkg.maxPositions()));
+            prompt = Math.max(prompt, p);
             source = Math.max(source, s.sourceIds().length);
         }
-        long perPosition = 2L * pkg.decoderLayers() * pkg.nHeads() * pkg.headDim() * Float.BYTES;
+        long tensors = 2L * pkg.decoderLayers();
+        long perPosition = tensors * pkg.nHeads() * pkg.headDim() * Float.BYTES;
+        long copies = DecoderGraph.form(pkg) == DecoderGraph.Form.CONCAT ? 2 : 1;
         long self = seqs.size() * (longest + CapacityKvCache.SLACK) * perPosition;
         long cross = pkg.isEncoderDecoder() ? seqs.size() * source * perPosition : 0;
-        return 2 * (self + cross);
+        long prefill = Math.min(DecodeScheduler.PREFILL_MAX_POSITIONS, seqs.size() * prompt) * perPosition;
+        if (pkg.isEncoderDecoder()) {
+            prefill += Math.min(DecodeScheduler.PREFILL_MAX_POSITIONS, seqs.size() * source) * perPosition;
+        }
+        return copies * self + self / tensors + cross + cross / tensors + prefill;
     }
 
     /** Sequences decoding now. */

@@ -45,6 +45,8 @@ public final class DecodeScheduler<O> {
     public static final int ADMIT_SHARE = 4;
     /** Prefill groups: the shortest prompt of a group is at least this share of its longest. */
     public static final int PREFILL_SPREAD_PERCENT = 75;
+    /** Prefill groups: at most this many positions, every prompt padded to the group's longest (the prefill's buffers hold that many keys and values). */
+    public static final int PREFILL_MAX_POSITIONS = 4096;
     /** Free slots are dropped once they are this fraction (1/n) of the batch: each costs a row of every step. */
     public static final int FREE_SLOT_SHARE = 4;
     /** The key axis is packed once it is this many positions longer than its longest row needs (plus the cache's slack), or as its form says. */
@@ -217,7 +219,11 @@ public final class DecodeScheduler<O> {
      * Items in groups of similar prompt length, longest first: a prefill pads every prompt of its
      * group to the longest, so prompts of 20 and 98 tokens (decoder-only prompts hold the source)
      * would otherwise cost the short one as much as the long one. A group takes prompts down to
-     * {@value #PREFILL_SPREAD_PERCENT}% of its longest.
+     * {@value #PREFILL_SPREAD_PERCENT}% of its longest, and as many as fit in
+     * {@value #PREFILL_MAX_POSITIONS} padded positions (one prompt longer than that is a group
+     * alone): the prefill's keys and values of 64 prompts of 256 tokens at GPT-2-small size
+     * would take 1.2 GB besides the cache, and a group of 4096 positions keeps the arithmetic
+     * as efficient.
      */
     public static <T> List<List<T>> prefillGroups(List<T> items, ToIntFunction<T> promptLength) {
         List<T> sorted = new ArrayList<>(items);
@@ -227,7 +233,8 @@ public final class DecodeScheduler<O> {
         int longest = 0;
         for (T item : sorted) {
             int len = promptLength.applyAsInt(item);
-            if (!group.isEmpty() && len * 100 < longest * PREFILL_SPREAD_PERCENT) {
+            if (!group.isEmpty() && (len * 100 < longest * PREFILL_SPREAD_PERCENT
+                    || (long) (group.size() + 1) * longest > PREFILL_MAX_POSITIONS)) {
                 groups.add(group);
                 group = new ArrayList<>();
             }

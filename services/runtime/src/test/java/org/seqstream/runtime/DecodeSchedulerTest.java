@@ -168,15 +168,32 @@ class DecodeSchedulerTest {
     }
 
     @Test
-    void theCacheOfABatchCountsEverySequenceAtItsFullLengthTwice() throws Exception {
-        // Given the shipped GPT (6 layers, 4 heads of 32) and two sequences, prompts of 2 + 3 source tokens and 2 + 10
+    void theCacheOfABatchCountsEverySequenceAtItsFullLengthOnceWithOneLayerGrowingAndThePrefill() throws Exception {
+        // Given the shipped GPT (GroupQueryAttention form, 6 layers, 4 heads of 32) and two sequences,
+        // prompts of 2 + 3 source tokens and 2 + 10 (with 2 tokens generated before)
         ModelPackage pkg = ModelPackage.load(java.nio.file.Path.of(System.getProperty("seq.repo.root", "../.."), "models", "itn-gpt"));
         DecodeBatch.Sequence shortOne = new DecodeBatch.Sequence("s", new long[] {5, 6, 7}, null, new long[0], SamplingParams.greedy(20));
         DecodeBatch.Sequence longOne = new DecodeBatch.Sequence("l", new long[10], null, new long[] {5, 5}, SamplingParams.greedy(40));
-        // Then one alone takes 2 x (prompt + max new + slack 16) x 6 layers x 2 x 128 floats x 4 bytes
         long perPosition = 2L * 6 * 4 * 32 * 4;
-        assertEquals(2 * (pkg.promptLength(3) + 20 + 16) * perPosition, DecodeBatch.cacheBytes(pkg, List.of(shortOne)));
-        // and two take two rows as long as the longer one's
-        assertEquals(2 * 2 * (pkg.promptLength(10) + 40 + 16) * perPosition, DecodeBatch.cacheBytes(pkg, List.of(shortOne, longOne)));
+        assertEquals(5, pkg.promptLength(3));
+        assertEquals(12, pkg.promptLength(10));
+        // Then one alone takes (prompt + max new + slack 16) positions, one of its 12 layer tensors
+        // again (a buffer growing into its successor), and its prompt's prefill buffers
+        long self = (5 + 20 + 16) * perPosition;
+        assertEquals(self + self / 12 + 5 * perPosition, DecodeBatch.cacheBytes(pkg, List.of(shortOne)));
+        // and two take two rows as long as the longer one's, and a prefill of two prompts of 12 + 2
+        long two = 2 * (12 + 40 + 16) * perPosition;
+        assertEquals(two + two / 12 + 2 * 14 * perPosition, DecodeBatch.cacheBytes(pkg, List.of(shortOne, longOne)));
+    }
+
+    @Test
+    void aPrefillGroupHoldsAtMostItsShareOfPaddedPositions() {
+        // Given twenty prompts of 250 tokens and one of 5000
+        List<Integer> lengths = new java.util.ArrayList<>(java.util.Collections.nCopies(20, 250));
+        lengths.add(5000);
+        List<List<Integer>> groups = DecodeScheduler.prefillGroups(lengths, n -> n);
+        // Then the long one is a group alone, and the others go 16 at a time (16 x 250 <= 4096 < 17 x 250)
+        assertEquals(List.of(1, 16, 4), groups.stream().map(List::size).toList());
+        assertEquals(List.of(5000), groups.get(0));
     }
 }
