@@ -25,6 +25,19 @@ token), and every row attends to its own length only; the runtime binds present 
 of past, so a step writes only the new positions. A step is one token per row; a prompt is
 T == total_sequence_length tokens per row, right-padded, with an empty past.
 
+An encoder-decoder's cross-attention is GroupQueryAttention too in that form (`--cross ragged`,
+the default): encoder_attention_mask gives way to
+                  cross_seqlens_k (B) int32 (each row's source length),
+                  cross_total_sequence_length (1) int32 (the longest plus one)
+and the decoder returns present_cross_key_i, present_cross_value_i (B, H, S, D) after each
+layer's present_key_i, present_value_i. cross_key_i (B, H, S, D) holds a row's source keys at
+the front and at least one free position after the longest (S > max cross_seqlens_k): the
+operator writes a key there that takes no weight (see model.DecoderBlock.ragged_cross), so the
+runtime binds the present cross outputs to the memory of the cross inputs. Each row attends to
+its own source only. This decoder takes one token per row (T = 1): a longer prompt (a resumed
+sequence's tokens) is prefilled one position at a time. `--cross masked` exports the earlier
+cross-attention over the batch's longest source under encoder_attention_mask.
+
 Two older forms are still exported on request and served: `--kv-cache append` returns the keys
 and values of the T new positions only (new_key_i, new_value_i (B, H, T, D)), which the runtime
 appends to its cache, and `--kv-cache concat` returns past and new together (present_key_i,
@@ -124,21 +137,25 @@ class DecoderGraph(nn.Module):
     (attention_mask, or seqlens_k and total_sequence_length for "ragged"), the past, and the
     cross inputs of encoder-decoder models."""
 
-    def __init__(self, m, form):
+    def __init__(self, m, form, ragged_cross=False):
         super().__init__()
         self.m, self.n, self.form = m, m.cfg.n_decoder_layers, form
         self.layout = 2 if form == "ragged" else 1
+        self.ragged_cross = ragged_cross
 
     def forward(self, embeddings, *rest):
         layout, rest = rest[:self.layout], rest[self.layout:]
         past = [(rest[2 * i], rest[2 * i + 1]) for i in range(self.n)]
-        cross, enc_mask = None, None
+        cross, enc_mask, cross_lens = None, None, None
         if self.m.cfg.arch == "encoder-decoder":
             c = rest[2 * self.n:4 * self.n]
             cross = [(c[2 * i], c[2 * i + 1]) for i in range(self.n)]
-            enc_mask = rest[4 * self.n]
+            if self.ragged_cross:
+                cross_lens = (rest[4 * self.n], rest[4 * self.n + 1])
+            else:
+                enc_mask = rest[4 * self.n]
         if self.form == "ragged":
-            logits, present = self.m.decode_ragged(embeddings, layout[0], layout[1], past, cross, enc_mask)
+            logits, present = self.m.decode_ragged(embeddings, layout[0], layout[1], past, cross, enc_mask, cross_lens)
         else:
             logits, present = self.m.decode(embeddings, layout[0], past, cross, enc_mask, self.form == "append")
         return (logits,) + tuple(t for kv in present for t in kv)
@@ -159,10 +176,14 @@ def spec(names, shapes, dtypes):
     return [{"name": n, "dtype": dtypes[n], "shape": shapes[n]} for n in names]
 
 
-def export(model, out_dir, name, kv_cache="ragged", n_greedy=50, logit_steps=MAX_NEW_TOKENS, only=None):
+def export(model, out_dir, name, kv_cache="ragged", n_greedy=50, logit_steps=MAX_NEW_TOKENS, only=None,
+           cross="ragged"):
     """Writes the package of `model` into out_dir; with `only` (graph keys), just those graphs,
-    and model.json's entries for them, replace what out_dir holds (golden.json is kept)."""
+    and model.json's entries for them, replace what out_dir holds (golden.json is kept). cross:
+    an encoder-decoder's cross-attention in the ragged form, "ragged" (GroupQueryAttention over
+    each row's own source) or "masked" (over the batch's longest source under a key mask)."""
     cfg = model.cfg
+    ragged_cross = cfg.arch == "encoder-decoder" and kv_cache == "ragged" and cross == "ragged"
     os.makedirs(out_dir, exist_ok=True)
     L, H, D, C, V = cfg.n_decoder_layers, cfg.n_heads, cfg.head_dim, cfg.d_model, cfg.vocab_size
     b, t, p, s = 2, 3, 4, 5  # example sizes for tracing; every one of them is a dynamic axis
@@ -185,11 +206,16 @@ def export(model, out_dir, name, kv_cache="ragged", n_greedy=50, logit_steps=MAX
         shapes[n] = ["batch", H, "sequence", D]
     for n in kv_names("cross", L):
         shapes[n] = ["batch", H, "source", D]
+    for n in kv_names("present_cross", L):
+        shapes[n] = ["batch", H, "source", D]
     shapes["seqlens_k"] = ["batch"]
     shapes["total_sequence_length"] = [1]
+    shapes["cross_seqlens_k"] = ["batch"]
+    shapes["cross_total_sequence_length"] = [1]
     dtypes = {n: "float32" for n in shapes}
     dtypes.update({"input_ids": "int64", "position_ids": "int64", "attention_mask": "int64",
-                   "encoder_attention_mask": "int64", "seqlens_k": "int32", "total_sequence_length": "int32"})
+                   "encoder_attention_mask": "int64", "seqlens_k": "int32", "total_sequence_length": "int32",
+                   "cross_seqlens_k": "int32", "cross_total_sequence_length": "int32"})
 
     def axes_of(shape):
         return {i: a for i, a in enumerate(shape) if isinstance(a, str)}
@@ -232,14 +258,25 @@ def export(model, out_dir, name, kv_cache="ragged", n_greedy=50, logit_steps=MAX
                {"embeddings": ["batch", "source", C], "attention_mask": ["batch", "source"]})
             do("cross_kv", CrossKvGraph(model), (torch.randn(b, s, C),), ["encoder_hidden_states"],
                kv_names("cross", L))
-            dec_inputs += kv_names("cross", L) + ["encoder_attention_mask"]
-            dec_args += cross + [torch.ones(b, s, dtype=torch.long)]
+            dec_inputs += kv_names("cross", L)
+            if ragged_cross:
+                # sources of s - 1 and s - 2 keys and the free position after them (traced as a
+                # prompt; the operator takes one token per row in this form)
+                dec_inputs += ["cross_seqlens_k", "cross_total_sequence_length"]
+                dec_args += cross + [torch.tensor([s - 1, s - 2], dtype=torch.int32), torch.tensor([s], dtype=torch.int32)]
+            else:
+                dec_inputs += ["encoder_attention_mask"]
+                dec_args += cross + [torch.ones(b, s, dtype=torch.long)]
         local = {"attention_mask": ["batch", "total_sequence"]}
         if kv_cache == "ragged":
             local.update({n: ["batch", H, "present_sequence", D] for n in kv_names("present", L)})
             local["logits"] = ["batch", 1, V]
-        do("decoder", DecoderGraph(model, kv_cache), tuple(dec_args), dec_inputs,
-           ["logits"] + kv_names("new" if kv_cache == "append" else "present", L), local, kv_cache == "ragged")
+        dec_outputs = kv_names("new" if kv_cache == "append" else "present", L)
+        if ragged_cross:
+            dec_outputs = [n for i in range(L) for n in (f"present_key_{i}", f"present_value_{i}",
+                                                         f"present_cross_key_{i}", f"present_cross_value_{i}")]
+        do("decoder", DecoderGraph(model, kv_cache, ragged_cross), tuple(dec_args), dec_inputs,
+           ["logits"] + dec_outputs, local, kv_cache == "ragged")
 
     files = {k: dict(v, sha256=sha256(os.path.join(out_dir, v["file"]))) for k, v in graphs.items()}
     if only is not None:
@@ -350,6 +387,9 @@ if __name__ == "__main__":
     p.add_argument("--kv-cache", choices=["ragged", "append", "concat"], default="ragged",
                    help="decoder form: GroupQueryAttention over each row's own length (default), "
                         "the new positions' keys and values only, or past and new together")
+    p.add_argument("--cross", choices=["ragged", "masked"], default="ragged",
+                   help="an encoder-decoder's cross-attention in the default decoder form: GroupQueryAttention "
+                        "over each row's own source (default), or over the batch's longest source under a key mask")
     p.add_argument("--only", metavar="GRAPH", action="append",
                    help="write only this graph (repeatable) into an existing package and update its "
                         "entry in model.json; the other files, golden.json included, stay")
@@ -358,5 +398,5 @@ if __name__ == "__main__":
         p.error("give either a checkpoint or --from-package")
     torch.set_num_threads(2)
     export(load(a.checkpoint) if a.checkpoint else load_from_package(a.from_package), a.package, a.name, a.kv_cache,
-           only=a.only)
+           only=a.only, cross=a.cross)
     print(f"wrote {a.package}")

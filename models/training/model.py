@@ -21,7 +21,9 @@ anywhere, so sequences of different lengths share one batch.
 `decode_ragged(emb, seqlens_k, total, past, cross, enc_mask)` is the same decoder with its
 self-attention in ONNX Runtime's GroupQueryAttention (com.microsoft) form: every row's keys sit
 at the front of its cache row and `seqlens_k` (B,) says how many (minus one, counting the new
-token), so each row attends to its own length only and no mask is needed.
+token), so each row attends to its own length only and no mask is needed. With `cross_lens`
+an encoder-decoder's cross-attention is GroupQueryAttention as well, over each row's own source
+(one token per row per call; see `DecoderBlock.ragged_cross`).
 """
 import math
 from dataclasses import dataclass, asdict
@@ -213,17 +215,41 @@ class DecoderBlock(nn.Module):
             x = x + self.cross(self.ln_cross(x), cross_k, cross_v, cross_bias)
         return x + self.mlp(self.ln2(x)), k, v
 
-    def forward_ragged(self, x, seqlens_k, total, past_k, past_v, cross_k=None, cross_v=None, cross_bias=None):
+    def forward_ragged(self, x, seqlens_k, total, past_k, past_v, cross_k=None, cross_v=None, cross_bias=None,
+                       cross_lens=None):
         """forward() with the self-attention of GroupQueryAttention; returns x and the present
-        keys and values (B, H, max(total, P), D)."""
+        keys and values (B, H, max(total, P), D). With cross_lens ((B,) int32 source lengths,
+        (1,) int32 the longest plus one), the cross-attention is GroupQueryAttention too, over
+        each row's own source (see ragged_cross); the present cross keys and values follow."""
         h = self.ln1(x)
         a = self.attn
         y, k, v = GroupQueryAttention.apply(a.q(h) * (1.0 / math.sqrt(a.d)), a.k(h), a.v(h), past_k, past_v,
                                             seqlens_k, total, a.h, 1.0)
         x = x + a.o(y)
-        if self.has_cross:
+        present = (k, v)
+        if self.has_cross and cross_lens is not None:
+            y, ck, cv = self.ragged_cross(self.ln_cross(x), cross_k, cross_v, *cross_lens)
+            x = x + y
+            present += (ck, cv)
+        elif self.has_cross:
             x = x + self.cross(self.ln_cross(x), cross_k, cross_v, cross_bias)
-        return x + self.mlp(self.ln2(x)), k, v
+        return (x + self.mlp(self.ln2(x)),) + present
+
+    def ragged_cross(self, h, cross_k, cross_v, lens, total):
+        """Cross-attention of a one-token step (T = 1) over each row's own source, by
+        GroupQueryAttention: cross_k, cross_v (B, H, S, D) hold row b's source keys at
+        [0, lens[b]) and one free position after them (S > max(lens)), where the operator writes
+        the step's "new" key and value. That key is -1e4 q / |q|^2 per head and its value 0: its
+        score q.k is -1e4, its weight exp(-1e4 - max) is 0 in float32, and the output is the
+        attention over the source alone. The kernel reads lens[b] + 1 positions of row b instead
+        of the batch's longest source, which a key mask makes every row read."""
+        c = self.cross
+        b, t, _ = h.shape
+        q = c.q(h) * (1.0 / math.sqrt(c.d))
+        qh = q.view(b, t, c.h, c.d)
+        decoy = (qh * (-1e4 / ((qh * qh).sum(-1, keepdim=True) + 1e-30))).reshape(b, t, -1)
+        y, ck, cv = GroupQueryAttention.apply(q, decoy, torch.zeros_like(q), cross_k, cross_v, lens, total, c.h, 1.0)
+        return c.o(y), ck, cv
 
 
 class Transformer(nn.Module):
@@ -276,18 +302,21 @@ class Transformer(nn.Module):
         logits = self.ln_f(x) @ self.tok.weight.t()                # (B, T, V), tied head
         return logits, present
 
-    def decode_ragged(self, emb, seqlens_k, total, past, cross=None, enc_mask=None):
+    def decode_ragged(self, emb, seqlens_k, total, past, cross=None, enc_mask=None, cross_lens=None):
         """decode() in the GroupQueryAttention form: no key mask; seqlens_k (B,) int32 and total
         (1,) int32 as GroupQueryAttention takes them. Returns the logits of each row's last
         position only (B, 1, V): of a prompt row its position seqlens_k, of a step its one token;
         nothing else is ever read, and at a large vocabulary the head over every prompt position
-        is a fifth of a prefill's work. And L x present (k, v)."""
-        cross_bias = key_bias(enc_mask) if cross is not None else None
+        is a fifth of a prefill's work. And L x present (k, v), or with cross_lens (an
+        encoder-decoder whose cross-attention is ragged too: source lengths (B,) int32 and the
+        longest plus one (1,) int32; enc_mask unused) L x (k, v, cross k, cross v). That form
+        takes one token per row (T = 1) only."""
+        cross_bias = key_bias(enc_mask) if cross is not None and cross_lens is None else None
         x, present = emb, []
         for i, block in enumerate(self.decoder):
             ck, cv = cross[i] if cross is not None else (None, None)
-            x, k, v = block.forward_ragged(x, seqlens_k, total, past[i][0], past[i][1], ck, cv, cross_bias)
-            present.append((k, v))
+            x, *kv = block.forward_ragged(x, seqlens_k, total, past[i][0], past[i][1], ck, cv, cross_bias, cross_lens)
+            present.append(tuple(kv))
         seq = seqlens_k.to(torch.long)
         last = torch.minimum(seq, torch.ones_like(seq) * (x.shape[1] - 1))      # (B,)
         x = x.gather(1, last.view(-1, 1, 1).expand(-1, 1, x.shape[2]))          # (B, 1, C)

@@ -70,7 +70,7 @@ class DecoderGraph implements AutoCloseable {
         CONCAT
     }
 
-    private enum Scratch { IDS, POSITIONS, MASK, ENCODER_MASK, SEQLENS, TOTAL }
+    private enum Scratch { IDS, POSITIONS, MASK, ENCODER_MASK, SEQLENS, TOTAL, CROSS_SEQLENS, CROSS_TOTAL }
 
     private final OnnxModel model;
     private final ModelPackage pkg;
@@ -78,8 +78,10 @@ class DecoderGraph implements AutoCloseable {
     private final Form form;
     /** Whether the decoder returns the logits of each row's last position only ([n, 1, vocab]). */
     private final boolean lastLogitsOnly;
-    /** Per layer i: {@code past_key_i}, {@code past_value_i} at 2i and 2i+1; the outputs and cross inputs likewise. */
-    private final String[] pastNames, kvOutputNames, crossNames;
+    /** Whether the decoder's cross-attention is ragged too (see {@link #raggedCross(ModelPackage)}). */
+    private final boolean raggedCross;
+    /** Per layer i: {@code past_key_i}, {@code past_value_i} at 2i and 2i+1; the outputs and cross inputs and outputs likewise. */
+    private final String[] pastNames, kvOutputNames, crossNames, crossOutputNames;
     private final ByteBuffer[] scratch = new ByteBuffer[Scratch.values().length];
     private FloatBuffer logits = floats(0);
     private FloatBuffer hidden = floats(0);
@@ -90,11 +92,13 @@ class DecoderGraph implements AutoCloseable {
         this.form = form(pkg);
         this.lastLogitsOnly = pkg.graph(ModelPackage.DECODER).outputs().stream()
                 .anyMatch(o -> o.name().equals("logits") && o.ortShape()[1] == 1);
+        this.raggedCross = raggedCross(pkg);
         int layers = pkg.decoderLayers();
         String outPrefix = form == Form.APPEND ? "new_" : "present_";
         pastNames = new String[2 * layers];
         kvOutputNames = new String[2 * layers];
         crossNames = new String[2 * layers];
+        crossOutputNames = new String[2 * layers];
         for (int i = 0; i < layers; i++) {
             pastNames[2 * i] = "past_key_" + i;
             pastNames[2 * i + 1] = "past_value_" + i;
@@ -102,7 +106,25 @@ class DecoderGraph implements AutoCloseable {
             kvOutputNames[2 * i + 1] = outPrefix + "value_" + i;
             crossNames[2 * i] = "cross_key_" + i;
             crossNames[2 * i + 1] = "cross_value_" + i;
+            crossOutputNames[2 * i] = "present_cross_key_" + i;
+            crossOutputNames[2 * i + 1] = "present_cross_value_" + i;
         }
+    }
+
+    /**
+     * Whether the package's decoder attends over each row's own source too (input
+     * {@code cross_seqlens_k}): its cross-attention is GroupQueryAttention over the cross keys and
+     * values, which hold one free position after each row's source, where the kernel writes a key
+     * that takes no weight ({@code present_cross_key_i}, bound to the memory of
+     * {@code cross_key_i}). Such a decoder takes one token per row.
+     */
+    static boolean raggedCross(ModelPackage pkg) {
+        return pkg.isEncoderDecoder()
+                && pkg.graph(ModelPackage.DECODER).inputs().stream().anyMatch(i -> i.name().equals("cross_seqlens_k"));
+    }
+
+    boolean raggedCross() {
+        return raggedCross;
     }
 
     /** The form of the package's decoder, told by its inputs ({@code seqlens_k}) and outputs ({@code new_key_0}). */
@@ -140,6 +162,10 @@ class DecoderGraph implements AutoCloseable {
 
     String[] crossNames() {
         return crossNames;
+    }
+
+    String[] crossOutputNames() {
+        return crossOutputNames;
     }
 
     /** The cross-attention keys and values of {@code n} encoder outputs [n, source, d_model] into {@code out} [n, heads, source, head_dim]. */
@@ -192,6 +218,15 @@ class DecoderGraph implements AutoCloseable {
     void seqLens(Call call, int[] seqlensK, int total) throws OrtException {
         call.input("seqlens_k", ints(Scratch.SEQLENS, seqlensK, new long[] {seqlensK.length}));
         call.input("total_sequence_length", ints(Scratch.TOTAL, new int[] {total}, new long[] {1}));
+    }
+
+    /**
+     * The source layout of the ragged cross-attention as inputs of {@code call}: row r's source
+     * holds {@code lengths[r]} keys, the longest {@code total - 1}.
+     */
+    void crossLens(Call call, int[] lengths, int total) throws OrtException {
+        call.input("cross_seqlens_k", ints(Scratch.CROSS_SEQLENS, lengths, new long[] {lengths.length}));
+        call.input("cross_total_sequence_length", ints(Scratch.CROSS_TOTAL, new int[] {total}, new long[] {1}));
     }
 
     /** The encoder attention mask [n, source] as an input of {@code call}. */

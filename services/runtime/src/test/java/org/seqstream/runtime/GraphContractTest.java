@@ -42,10 +42,15 @@ class GraphContractTest {
     private static String kv(String prefix, int layers) {
         List<String> out = new ArrayList<>();
         for (int i = 0; i < layers; i++) {
-            out.add(prefix + "_key_" + i + ":FLOAT[-1, " + H + ", -1, " + D + "]");
-            out.add(prefix + "_value_" + i + ":FLOAT[-1, " + H + ", -1, " + D + "]");
+            out.add(layer(prefix, i));
         }
         return String.join(" ", out);
+    }
+
+    /** Layer i's key and value tensors named with {@code prefix}. */
+    private static String layer(String prefix, int i) {
+        return prefix + "_key_" + i + ":FLOAT[-1, " + H + ", -1, " + D + "] "
+                + prefix + "_value_" + i + ":FLOAT[-1, " + H + ", -1, " + D + "]";
     }
 
     /** The ragged form's key layout: each row's key count minus one, and the longest row's. */
@@ -62,9 +67,16 @@ class GraphContractTest {
         assertEquals("embeddings:FLOAT[-1, -1, " + C + "] attention_mask:INT64[-1, -1]"
                 + " -> encoder_hidden_states:FLOAT[-1, -1, " + C + "]", g.get("encoder"));
         assertEquals("encoder_hidden_states:FLOAT[-1, -1, " + C + "] -> " + kv("cross", 3), g.get("cross_kv"));
+        // the cross-attention ragged too: each row's source length, the longest plus one, and
+        // after each layer's present keys and values its cross keys and values, written in place
+        List<String> present = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            present.add(layer("present", i));
+            present.add(layer("present_cross", i));
+        }
         assertEquals("embeddings:FLOAT[-1, -1, " + C + "] " + SEQLENS + " " + kv("past", 3) + " "
-                + kv("cross", 3) + " encoder_attention_mask:INT64[-1, -1]"
-                + " -> logits:FLOAT[-1, 1, " + V + "] " + kv("present", 3), g.get("decoder"));
+                + kv("cross", 3) + " cross_seqlens_k:INT32[-1] cross_total_sequence_length:INT32[1]"
+                + " -> logits:FLOAT[-1, 1, " + V + "] " + String.join(" ", present), g.get("decoder"));
     }
 
     @Test
