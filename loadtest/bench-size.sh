@@ -78,9 +78,10 @@ for size in $sizes; do
     log "writing $pkg (random weights)"
     rm -rf "$pkg"; mkdir -p "$dir"
     (cd models/training && /usr/bin/python3 random_package.py "$size" "$root/$pkg") >&2
-  elif ! grep -q '"seqlens_k"' "$pkg/model.json" || { /usr/bin/python3 -c 'import onnx' 2>/dev/null && ! prescaled "$pkg"; }; then
-    # made by an older version: its decoder is re-exported in today's form (GroupQueryAttention,
-    # queries scaled before the kernel)
+  elif ! grep -q '"seqlens_k"' "$pkg/model.json" || { [ "$size" = t5-small ] && ! grep -q '"cross_seqlens_k"' "$pkg/model.json"; } \
+       || { /usr/bin/python3 -c 'import onnx' 2>/dev/null && ! prescaled "$pkg"; }; then
+    # made by an older version: its decoder is re-exported in today's form (GroupQueryAttention
+    # for self- and cross-attention, queries scaled before the kernel)
     need_python
     log "re-exporting the decoder of $pkg (same weights)"
     (cd models/training && /usr/bin/python3 export.py --from-package "$root/$pkg" "$root/$pkg" --name "$size-random" --only decoder) >&2
