@@ -36,10 +36,15 @@ final class CrossKvCache implements AutoCloseable {
         this.heads = pkg.nHeads();
         this.headDim = pkg.headDim();
         this.dModel = pkg.dModel();
-        this.spare = graph.raggedCross() ? 1 : 0;
+        this.spare = spare(pkg);
         int n = graph.crossNames().length;
         cross = new TensorBuffers(n);
         incoming = new TensorBuffers(n);
+    }
+
+    /** Positions the axis keeps after the longest source for {@code pkg}'s decoder: the ragged kernel's free one, else none. */
+    static int spare(ModelPackage pkg) {
+        return DecoderGraph.raggedCross(pkg) ? 1 : 0;
     }
 
     /** Computes the cross-attention keys and values of newcomers' encoder outputs ([source_r, d_model] each). */

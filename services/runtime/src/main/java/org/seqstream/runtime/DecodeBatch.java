@@ -87,8 +87,9 @@ public final class DecodeBatch implements AutoCloseable {
      * sequence at its full length (prompt, tokens generated before and the rest of its
      * max_new_tokens, within the model's positions), every row as long as the longest plus the
      * cache's slack, and for an encoder-decoder its cross-attention keys and values per source
-     * position (and one more for a ragged cross-attention). Rows move within the cache's buffers, so it is held once (twice for the
-     * past-and-present form, whose decoder writes a second copy), plus one layer's keys or values
+     * position (plus {@link CrossKvCache#spare} positions). Rows move within the cache's buffers,
+     * so it is held once (twice for the past-and-present form, whose decoder writes a second
+     * copy), plus one layer's keys or values
      * again while a growing buffer is copied into its successor (they grow one at a time), plus
      * the prefill's own buffers for a group of these sequences (at most
      * {@link DecodeScheduler#PREFILL_MAX_POSITIONS} positions). What the decoder's scheduler
@@ -110,8 +111,7 @@ public final class DecodeBatch implements AutoCloseable {
         long perPosition = tensors * pkg.nHeads() * pkg.headDim() * Float.BYTES;
         long copies = DecoderGraph.form(pkg) == DecoderGraph.Form.CONCAT ? 2 : 1;
         long self = seqs.size() * (longest + CapacityKvCache.SLACK) * perPosition;
-        long spare = DecoderGraph.raggedCross(pkg) ? 1 : 0;   // the ragged kernel's free position after the longest source
-        long cross = pkg.isEncoderDecoder() ? seqs.size() * (source + spare) * perPosition : 0;
+        long cross = pkg.isEncoderDecoder() ? seqs.size() * (source + CrossKvCache.spare(pkg)) * perPosition : 0;
         long prefill = Math.min(DecodeScheduler.PREFILL_MAX_POSITIONS, seqs.size() * prompt) * perPosition;
         if (pkg.isEncoderDecoder()) {
             prefill += Math.min(DecodeScheduler.PREFILL_MAX_POSITIONS, seqs.size() * source) * perPosition;
