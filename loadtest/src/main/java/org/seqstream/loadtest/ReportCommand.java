@@ -59,6 +59,8 @@ final class ReportCommand implements Callable<Integer> {
         }
         md.append(org.seqstream.runtime.TimerResolution.line()).append("\n\n");
         md.append("Greedy decoding, inputs from the test split, tokens = generated tokens. Every figure below comes from this one run.\n\n");
+        md.append("Pipeline requests/s and tokens/s: the results and token events that arrived within a level's measured"
+                + " window, over its length; latencies: the requests sent within it.\n\n");
         if (pytorch != null && Files.exists(pytorch)) {
             md.append("## PyTorch eager and the Java in-process generator (`seqctl bench`)\n\n").append(Files.readString(pytorch).strip()).append("\n\n");
         }
