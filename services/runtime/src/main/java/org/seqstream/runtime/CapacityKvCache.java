@@ -22,7 +22,7 @@ abstract sealed class CapacityKvCache extends KvCache permits RaggedKvCache, App
     @Override
     final void beforeStep(int longest, int room) {
         if (longest >= positions) {
-            relayout(grown(longest, room));
+            relayout(grown(longest, room), slots * heads);
         }
     }
 

@@ -155,6 +155,11 @@ public final class DecodeBatch implements AutoCloseable {
         return pkg.promptLength(s.sourceIds().length) + s.generated().length;
     }
 
+    /** The positions a newcomer can reach: its prompt plus every token it may generate (as {@code DecodeRow.end}). */
+    private int reach(Sequence s) {
+        return promptLength(s) - s.generated().length + Math.max(s.params().maxNewTokens(), s.generated().length);
+    }
+
     /**
      * What a newcomer's prefill costs, to group similar ones: its prompt (and tokens generated
      * before), and for an encoder-decoder its source too, over which the group's cross-attention
@@ -174,7 +179,8 @@ public final class DecodeBatch implements AutoCloseable {
         }
         int free = slots.count() - size();
         int slotCount = slots.count() + Math.max(0, newcomers.size() - free);
-        cache.reserve(slotCount, newcomers.stream().mapToInt(this::promptLength).max().orElseThrow());
+        cache.reserve(slotCount, newcomers.stream().mapToInt(this::promptLength).max().orElseThrow(),
+                newcomers.stream().mapToInt(this::reach).max().orElseThrow());
         if (cross != null) {
             cross.reserve(slotCount, newcomers.stream().mapToInt(s -> s.sourceIds().length).max().orElseThrow());
         }
@@ -203,9 +209,10 @@ public final class DecodeBatch implements AutoCloseable {
      * for the sequences that go on. Returns one event per sequence that was decoding.
      */
     public List<Event> step() {
-        if (DecodeScheduler.compactionDue(size(), slots.count(), cache.positions(), cache.packAt(slots.longestLive()))) {
+        if (DecodeScheduler.compactionDue(size(), slots.count(), cache.positions(),
+                cache.packAt(slots.longestLive(), slots.room()))) {
             int[] keep = slots.compact();
-            cache.compact(keep);
+            cache.compact(keep, slots.room());
             if (cross != null) {
                 cross.compact(keep);
             }
@@ -234,15 +241,15 @@ public final class DecodeBatch implements AutoCloseable {
         int index = row.generated;
         float[] pending = slots.pending();
         try {
-            for (int i = offset; i < offset + vocab; i++) {
-                if (!Float.isFinite(pending[i])) {
-                    throw new ArithmeticException("non-finite logit " + pending[i] + " for token " + (i - offset));
-                }
+            SamplingParams params = row.sequence.params();
+            if (!params.isGreedy()) {
+                Sampler.checkFinite(pending, offset, vocab);
             }
+            // greedy: the scan for the largest logit checks that each is finite on its way
+            int token = params.isGreedy() ? Sampler.argmaxFinite(pending, offset, vocab) : Sampler.next(pending, offset, vocab, params, index);
             if (recordLogits) {
                 row.logits.add(Arrays.copyOfRange(pending, offset, offset + vocab));
             }
-            int token = Sampler.next(pending, offset, vocab, row.sequence.params(), index);
             row.finish = stop.accept(row, token);
             if (row.finish != null) {
                 finished.add(row);

@@ -39,6 +39,15 @@ abstract sealed class KvCache implements AutoCloseable permits CapacityKvCache, 
         };
     }
 
+    /**
+     * Whether the decoder reads every position of the axis (weighing those a row does not attend
+     * to by zero, so they must hold finite values: zero times NaN, left by a sequence that failed
+     * there, is NaN), rather than each row's own length only.
+     */
+    boolean readsWholeAxis() {
+        return true;
+    }
+
     /** Free positions a fresh layout leaves at the end of every row. */
     abstract int slack();
 
@@ -49,9 +58,25 @@ abstract sealed class KvCache implements AutoCloseable permits CapacityKvCache, 
      */
     abstract void beforeStep(int longest, int room);
 
-    /** The axis length beyond which packing the rows is due, when the longest row holds {@code longest} positions. */
-    int packAt(int longest) {
+    /**
+     * The axis length beyond which packing the rows is due, when the longest row holds
+     * {@code longest} positions and the live rows can reach {@code room}.
+     */
+    int packAt(int longest, int room) {
         return longest + slack() + DecodeScheduler.PACK_AFTER;
+    }
+
+    /**
+     * The axis a layout needs for prompts of {@code t} positions whose rows can reach
+     * {@code reach} positions (0: not known), or 0 when the present axis will do.
+     */
+    int widened(int t, int reach) {
+        return t <= positions ? 0 : t + slack();
+    }
+
+    /** The axis a packed layout takes, when its longest kept row holds {@code longest} positions and the kept rows can reach {@code room}. */
+    int packedWidth(int longest, int room) {
+        return longest + slack();
     }
 
     /**
@@ -94,14 +119,16 @@ abstract sealed class KvCache implements AutoCloseable permits CapacityKvCache, 
      * slots in all. Running rows stay where they are unless the axis must grow to {@code t}.
      */
     final void place(TensorBuffers prefilled, int t, int[] slot, int[] lengths, int slotCount) {
-        reserve(slotCount, t);
+        reserve(slotCount, t, 0);
         int width = positions;
         mask = Arrays.copyOf(mask, slotCount * width);
         for (int r = 0; r < slot.length; r++) {
             for (int i = 0; i < kv.count(); i++) {
                 for (int h = 0; h < heads; h++) {
                     kv.copy(i, offset(slot[r], h, 0, width), prefilled, offset(r, h, 0, t), lengths[r] * headDim);
-                    kv.zero(i, offset(slot[r], h, lengths[r], width), (width - lengths[r]) * headDim);
+                    if (readsWholeAxis()) {
+                        kv.zero(i, offset(slot[r], h, lengths[r], width), (width - lengths[r]) * headDim);
+                    }
                 }
             }
             Arrays.fill(mask, slot[r] * width, slot[r] * width + lengths[r], 1L);
@@ -111,35 +138,31 @@ abstract sealed class KvCache implements AutoCloseable permits CapacityKvCache, 
     }
 
     /**
-     * Makes room for {@code slotCount} rows and prompts of {@code t} positions: the axis widens
-     * to {@code t} plus the slack if it is shorter, and the buffers grow to hold every slot, so
-     * that the placements that follow (an admission's prefill groups) neither move nor copy the
-     * cache again.
+     * Makes room for {@code slotCount} rows and prompts of {@code t} positions, whose rows can
+     * reach {@code reach} positions (0: not known): the axis widens as the form says
+     * ({@link #widened}), and the buffers grow to hold every slot, so that the placements that
+     * follow (an admission's prefill groups) neither move nor copy the cache again.
      */
-    final void reserve(int slotCount, int t) {
-        int width = t <= positions ? positions : t + slack();
+    final void reserve(int slotCount, int t, int reach) {
+        int wanted = widened(t, reach);
+        int width = wanted == 0 ? positions : wanted;
+        int rows = Math.max(slotCount, slots) * heads;
         if (width != positions && slots > 0) {
-            relayout(width);
+            relayout(width, rows);
         }
         positions = width;
-        kv.ensure(Math.max(slotCount, slots) * heads * width * headDim, slots * heads * width * headDim);
+        kv.ensure(rows * width * headDim, slots * heads * width * headDim);
     }
 
     /**
      * Every row moves to an axis of {@code width} positions (longer), holding the same positions,
-     * in place: from the last row to the first, each to a start no earlier than its own, so no row
-     * is overwritten before it has moved.
+     * with room for {@code capacityRows} rows of (slot, head): in place when the buffers hold
+     * them, else copied once into larger ones ({@link TensorBuffers#widen}).
      */
-    protected final void relayout(int width) {
-        kv.ensure(slots * heads * width * headDim, slots * heads * positions * headDim);
+    protected final void relayout(int width, int capacityRows) {
+        kv.widen(slots * heads, positions * headDim, width * headDim, capacityRows, readsWholeAxis());
         long[] m = new long[slots * width];
-        for (int r = slots - 1; r >= 0; r--) {
-            for (int h = heads - 1; h >= 0; h--) {
-                for (int i = 0; i < kv.count(); i++) {
-                    kv.move(i, offset(r, h, 0, width), offset(r, h, 0, positions), positions * headDim);
-                    kv.zero(i, offset(r, h, positions, width), (width - positions) * headDim);
-                }
-            }
+        for (int r = 0; r < slots; r++) {
             System.arraycopy(mask, r * positions, m, r * width, positions);
         }
         mask = m;
@@ -147,14 +170,14 @@ abstract sealed class KvCache implements AutoCloseable permits CapacityKvCache, 
     }
 
     /**
-     * Keeps the rows of slots {@code keep} (ascending, as slots 0..) and packs each one's
-     * attended positions to the front of an axis as long as the longest needs, plus the slack
-     * (never longer than it was): rows that joined later have holes where they attended to
+     * Keeps the rows of slots {@code keep} (ascending, as slots 0..), which can reach
+     * {@code room} positions, and packs each one's attended positions to the front of an axis as
+     * long as the form says ({@link #packedWidth}; never longer than it was): rows that joined later have holes where they attended to
      * nothing, and in a batch that never empties the axis would otherwise grow with every step.
      * In place, from the first row and head to the last: each moves to a start no later than its
      * own, and no later one's positions are overwritten before they have moved.
      */
-    final void compact(int[] keep) {
+    final void compact(int[] keep, int room) {
         int[] counts = new int[keep.length];
         int width = 0;
         for (int i = 0; i < keep.length; i++) {
@@ -163,7 +186,7 @@ abstract sealed class KvCache implements AutoCloseable permits CapacityKvCache, 
             }
             width = Math.max(width, counts[i]);
         }
-        width = Math.min(positions, width + slack());
+        width = Math.min(positions, packedWidth(width, room));
         for (int i = 0; i < keep.length; i++) {
             int base = keep[i] * positions;
             for (int h = 0; h < heads; h++) {
@@ -181,7 +204,7 @@ abstract sealed class KvCache implements AutoCloseable permits CapacityKvCache, 
                     }
                     to += j - from;
                 }
-                for (int b = 0; b < kv.count(); b++) {
+                for (int b = 0; b < kv.count() && readsWholeAxis(); b++) {
                     kv.zero(b, offset(i, h, counts[i], width), (width - counts[i]) * headDim);
                 }
             }

@@ -8,27 +8,42 @@ import ai.onnxruntime.OrtException;
  * so each row attends to its own length only, not to the longest row's. The present outputs are
  * bound to the memory of the past inputs: the kernel writes each row's new key and value at
  * position {@code seqlens_k[r]} in place, and nothing is copied per step. The axis is a capacity
- * (the kernel's present must be as long as its past to share its memory) that grows when the
- * longest row reaches its end. Since the kernel reads no position beyond a row's length, a long
- * axis costs memory but no arithmetic: it grows by half (at least {@value CapacityKvCache#SLACK}
- * positions, at most to the longest that a live row can reach), so that a batch of long outputs
- * moves its cache a few times rather than every {@value CapacityKvCache#SLACK} steps, and it is
- * packed only once it is twice as long as its longest row needs.
+ * (the kernel's present must be as long as its past to share its memory). Since the kernel reads
+ * no position beyond a row's length, a long axis costs memory but no arithmetic: an admission
+ * lays the axis out at once for the longest its rows can reach (prompt plus max_new_tokens, the
+ * length the decoder's cache budget counts every sequence at), so the cache is not copied while
+ * its rows decode; it widens only for a newcomer that can reach further, and is packed only
+ * along with free slots, to what the rows kept can reach.
  */
 final class RaggedKvCache extends CapacityKvCache {
     RaggedKvCache(DecoderGraph graph) {
         super(graph);
     }
 
+    /** The kernel reads positions 0..seqlens_k of each row only: what lies beyond a row's length is never read, nor cleared. */
     @Override
-    int grown(int longest, int room) {
-        int wanted = Math.max(longest + SLACK, positions + positions / 2);
-        return Math.max(longest + 1, Math.min(wanted, room));
+    boolean readsWholeAxis() {
+        return false;
     }
 
     @Override
-    int packAt(int longest) {
-        return Math.max(super.packAt(longest), 2 * longest);
+    int widened(int t, int reach) {
+        return Math.max(t, reach) <= positions ? 0 : Math.max(t + SLACK, reach);
+    }
+
+    @Override
+    int grown(int longest, int room) {
+        return Math.max(longest + 1, room);
+    }
+
+    @Override
+    int packAt(int longest, int room) {
+        return Integer.MAX_VALUE;
+    }
+
+    @Override
+    int packedWidth(int longest, int room) {
+        return Math.max(longest + 1, room);
     }
 
     @Override

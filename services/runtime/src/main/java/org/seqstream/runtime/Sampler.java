@@ -62,6 +62,40 @@ public final class Sampler {
         return order[keep - 1];
     }
 
+    /** Throws {@link ArithmeticException} naming the first logit of {@code logits[offset .. offset+vocab)} that is not finite. */
+    public static void checkFinite(float[] logits, int offset, int vocab) {
+        for (int i = 0; i < vocab; i++) {
+            if (!Float.isFinite(logits[offset + i])) {
+                throw nonFinite(logits[offset + i], i);
+            }
+        }
+    }
+
+    /**
+     * {@link #argmax}, checking in the same pass that every logit is finite (one read of the
+     * row instead of two: at batch 64 and a vocabulary of 32,000 a step's rows are 8 MB). Throws
+     * {@link ArithmeticException} naming the first that is not.
+     */
+    public static int argmaxFinite(float[] logits, int offset, int vocab) {
+        int best = 0;
+        float top = logits[offset];
+        for (int i = 0; i < vocab; i++) {
+            float v = logits[offset + i];
+            if (!(Math.abs(v) <= Float.MAX_VALUE)) {
+                throw nonFinite(v, i);
+            }
+            if (v > top) {
+                top = v;
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    private static ArithmeticException nonFinite(float v, int token) {
+        return new ArithmeticException("non-finite logit " + v + " for token " + token);
+    }
+
     public static int argmax(float[] logits, int offset, int vocab) {
         int best = 0;
         for (int i = 1; i < vocab; i++) {

@@ -34,16 +34,54 @@ final class TensorBuffers implements AutoCloseable {
     void ensure(int size, int keep) {
         for (int i = 0; i < floats.length; i++) {
             if (floats[i].capacity() < size) {
-                ByteBuffer b = DirectMemory.allocateFloats(Math.max(size, floats[i].capacity() + floats[i].capacity() / 8));
-                FloatBuffer grown = b.asFloatBuffer();
+                ByteBuffer b = larger(i, size);
                 if (keep > 0) {
-                    grown.put(0, floats[i], 0, keep);
+                    b.asFloatBuffer().put(0, floats[i], 0, keep);
                 }
-                DirectMemory.free(bytes[i]);
-                bytes[i] = b;
-                floats[i] = grown;
+                replace(i, b);
             }
         }
+    }
+
+    /**
+     * Lays out the first {@code rows} chunks of {@code from} floats of every buffer as chunks of
+     * {@code to} floats (longer), with room for {@code capacityRows} chunks. A buffer that holds
+     * them is rewritten in place, from the last chunk to the first, so that none is overwritten
+     * before it has moved, and with {@code clear} zeros after each chunk's old end; a smaller one
+     * is copied once, chunk by chunk, into a larger buffer (zeroed when allocated), then freed,
+     * one buffer at a time.
+     */
+    void widen(int rows, int from, int to, int capacityRows, boolean clear) {
+        int size = capacityRows * to;
+        for (int i = 0; i < floats.length; i++) {
+            if (floats[i].capacity() < size) {
+                ByteBuffer b = larger(i, size);
+                FloatBuffer grown = b.asFloatBuffer();
+                for (int r = 0; r < rows; r++) {
+                    grown.put(r * to, floats[i], r * from, from);
+                }
+                replace(i, b);
+            } else {
+                for (int r = rows - 1; r >= 0; r--) {
+                    move(i, r * to, r * from, from);
+                    if (clear) {
+                        zero(i, r * to + from, to - from);
+                    }
+                }
+            }
+        }
+    }
+
+    /** A zeroed successor for buffer {@code i} of at least {@code size} floats, an eighth larger at least (so that growth by steps is not a copy per step). */
+    private ByteBuffer larger(int i, int size) {
+        return DirectMemory.allocateFloats(Math.max(size, floats[i].capacity() + floats[i].capacity() / 8));
+    }
+
+    /** Buffer {@code i} becomes {@code b}; the one it replaces is freed. */
+    private void replace(int i, ByteBuffer b) {
+        DirectMemory.free(bytes[i]);
+        bytes[i] = b;
+        floats[i] = b.asFloatBuffer();
     }
 
     /** Buffer {@code i} as a tensor of {@code shape} over its first elements. */

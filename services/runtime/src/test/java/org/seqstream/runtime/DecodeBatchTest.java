@@ -192,17 +192,52 @@ class DecodeBatchTest {
                 maxPositions = Math.max(maxPositions, batch.keyPositions());
             }
         }
-        // Then every output equals the input's reference, and the KV cache never grew past what
-        // its longest sequence needs (prompt and output, twice over, plus slack)
+        // Then every output equals the input's reference, and the KV cache's axis never grew past
+        // what its longest sequence can reach (prompt and max_new_tokens, plus slack)
         assertEquals(60, got.size());
         for (int i = 0; i < 60; i++) {
             assertEquals(ref.get("s" + (i % INPUTS.size())).text(), got.get("s" + i).text(), "s" + i);
         }
         int longest = 0;
         for (int i = 0; i < INPUTS.size(); i++) {
-            longest = Math.max(longest, m.pkg().prompt(m.tokenizer().encode(INPUTS.get(i))).length
-                    + ref.get("s" + i).ids().length);
+            longest = Math.max(longest, m.pkg().prompt(m.tokenizer().encode(INPUTS.get(i))).length + p.maxNewTokens());
         }
-        assertTrue(maxPositions <= 2 * longest + 17, "key positions " + maxPositions + ", longest sequence " + longest);
+        assertTrue(maxPositions <= longest + CapacityKvCache.SLACK, "key positions " + maxPositions + ", longest reach " + longest);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {Shipped.SEQ2SEQ, Shipped.GPT})
+    void aRaggedCacheIsLaidOutOnceForWhatItsRowsCanReach(String name) {
+        // Given a decoder whose cache is ragged, and every input admitted at once with max_new_tokens 40
+        Shipped.Loaded m = Shipped.load(name);
+        assertEquals(DecoderGraph.Form.RAGGED, DecoderGraph.form(m.pkg()));
+        SamplingParams p = new SamplingParams(40, 0.7, 0, 0.95, 3);
+        Map<String, Generation> ref = reference(m, p);
+        int reach = 0;
+        List<DecodeBatch.Sequence> all = new ArrayList<>();
+        for (int i = 0; i < INPUTS.size(); i++) {
+            all.add(seq(m, "s" + i, INPUTS.get(i), new long[0], p));
+            reach = Math.max(reach, m.pkg().prompt(m.tokenizer().encode(INPUTS.get(i))).length + 40);
+        }
+        Map<String, Generation> got = new HashMap<>();
+        List<Integer> axis = new ArrayList<>();
+        try (DecodeBatch batch = new DecodeBatch(m.model(), false)) {
+            batch.admit(all);
+            axis.add(batch.keyPositions());
+            while (batch.size() > 0) {
+                batch.step();
+                got.putAll(batch.takeFinished(m.tokenizer()));
+                axis.add(batch.keyPositions());
+            }
+        }
+        // Then the axis was laid out at admission for the longest reach, and never grew while decoding
+        assertEquals(reach, axis.get(0));
+        for (int i = 1; i < axis.size(); i++) {
+            assertTrue(axis.get(i) <= axis.get(i - 1), "axis " + axis);
+        }
+        // And every output is what the input generates alone
+        for (int i = 0; i < INPUTS.size(); i++) {
+            assertEquals(ref.get("s" + i).text(), got.get("s" + i).text(), "s" + i);
+        }
     }
 }

@@ -120,11 +120,12 @@ class KvCacheTest {
                 c.place(p, 4, new int[] {0, 1, 2}, new int[] {4, 2, 3}, 3);
             }
             c.mask[2 * c.positions() + 1] = 0;
-            // When the first row is dropped
-            c.compact(new int[] {1, 2});
-            // Then the kept rows are slots 0 and 1, their attended positions packed to the front
+            // When the first row is dropped, the kept ones able to reach 10 positions
+            c.compact(new int[] {1, 2}, 10);
+            // Then the kept rows are slots 0 and 1, their attended positions packed to the front of
+            // an axis as long as the longest needs plus the slack (the ragged form: as they can reach)
             assertEquals(2, c.slots());
-            assertEquals(2 + c.slack(), c.positions());
+            assertEquals(name.endsWith("ragged") ? 10 : 2 + c.slack(), c.positions());
             assertArrayEquals(ones(2, c.positions()), maskRow(c, 0));
             assertArrayEquals(ones(2, c.positions()), maskRow(c, 1));
             for (int i = 0; i < c.kv.count(); i++) {
@@ -137,7 +138,7 @@ class KvCacheTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"tiny-gpt-ragged", "tiny-gpt-append"})
-    void theAxisGrowsInPlaceWhenTheLongestRowReachesItsEnd(String name) {
+    void theAxisGrowsWhenTheLongestRowReachesItsEnd(String name) {
         try (KvCache c = KvCache.of(graph(name))) {
             // Given two rows of 20 and 7 positions on an axis of 20 + slack
             try (TensorBuffers p = prefilled(c, 20, new int[] {20, 7}, 0)) {
@@ -146,9 +147,9 @@ class KvCacheTest {
             int before = c.positions();
             // When the longest row has filled the axis, and the rows may reach 100 positions
             c.beforeStep(before, 100);
-            // Then the ragged form grows by half (its kernel reads each row's own length only),
-            // the others by the slack (their attention spans the whole axis)
-            int expected = name.endsWith("ragged") ? before + before / 2 : before + CapacityKvCache.SLACK;
+            // Then the ragged form grows to what the rows can reach (its kernel reads each row's own
+            // length only), the others by the slack (their attention spans the whole axis)
+            int expected = name.endsWith("ragged") ? 100 : before + CapacityKvCache.SLACK;
             assertEquals(expected, c.positions());
             // And every row kept its values and mask, zeros beyond
             for (int i = 0; i < c.kv.count(); i++) {
@@ -174,15 +175,14 @@ class KvCacheTest {
             }
             // When the row fills the axis of 56 but can reach only 60 positions
             c.beforeStep(c.positions(), 60);
-            // Then the axis is 60, not 84
+            // Then the axis is 60
             assertEquals(60, c.positions());
             assertEquals(value(0, 1, 39, 2), at(c, 0, 0, 1, 39, 2));
-            // And it is packed only when twice as long as its longest row needs (the others: their slack and 16)
-            assertEquals(200, c.packAt(100));
-            assertEquals(62, c.packAt(30));
+            // And its length alone never makes it due for packing (the others: past their slack and 16)
+            assertEquals(Integer.MAX_VALUE, c.packAt(100, 120));
         }
         try (KvCache c = KvCache.of(graph("tiny-gpt-append"))) {
-            assertEquals(100 + CapacityKvCache.SLACK + DecodeScheduler.PACK_AFTER, c.packAt(100));
+            assertEquals(100 + CapacityKvCache.SLACK + DecodeScheduler.PACK_AFTER, c.packAt(100, 120));
         }
     }
 
@@ -193,10 +193,11 @@ class KvCacheTest {
             try (TensorBuffers p = prefilled(c, 5, new int[] {5}, 0)) {
                 c.place(p, 5, new int[] {0}, new int[] {5}, 1);
             }
-            // Given room reserved for four more rows of prompts up to 30 positions
-            c.reserve(5, 30);
+            // Given room reserved for four more rows of prompts up to 30 positions, which can reach 50
+            c.reserve(5, 30, 50);
             java.nio.FloatBuffer reserved = c.kv.get(0);
-            assertEquals(30 + c.slack(), c.positions());
+            // Then the ragged axis is laid out for the 50 at once, the others for the prompts plus their slack
+            assertEquals(name.endsWith("ragged") ? 50 : 30 + c.slack(), c.positions());
             // When they are placed in two groups, the longer first
             try (TensorBuffers p = prefilled(c, 30, new int[] {30, 10}, 1)) {
                 c.place(p, 30, new int[] {1, 2}, new int[] {30, 10}, 3);
@@ -220,6 +221,35 @@ class KvCacheTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"tiny-gpt-ragged", "tiny-gpt-append"})
+    void anAxisWidenedWithinItsBuffersMovesEveryRowInPlace(String name) {
+        try (KvCache c = KvCache.of(graph(name))) {
+            // Given room for eight rows, two of them placed with prompts of 3 and 2 positions
+            c.reserve(8, 3, 0);
+            try (TensorBuffers p = prefilled(c, 3, new int[] {3, 2}, 0)) {
+                c.place(p, 3, new int[] {0, 1}, new int[] {3, 2}, 2);
+            }
+            java.nio.FloatBuffer held = c.kv.get(0);
+            int before = c.positions();
+            // When the longest row fills the axis, and the rows may reach 30 positions
+            c.beforeStep(before, 30);
+            // Then the rows widened within the same buffers, each keeping its values
+            org.junit.jupiter.api.Assertions.assertSame(held, c.kv.get(0));
+            assertEquals(name.endsWith("ragged") ? 30 : before + CapacityKvCache.SLACK, c.positions());
+            for (int i = 0; i < c.kv.count(); i++) {
+                assertEquals(value(0, 1, 2, 7) + i, at(c, i, 0, 1, 2, 7));
+                assertEquals(value(1, 1, 1, 0) + i, at(c, i, 1, 1, 1, 0));
+                assertEquals(value(1, 0, 0, 15) + i, at(c, i, 1, 0, 0, 15));
+                if (!name.endsWith("ragged")) {
+                    assertEquals(0f, at(c, i, 0, 1, before, 0), "a masked form's new positions are zero");
+                }
+            }
+            assertArrayEquals(ones(3, c.positions()), maskRow(c, 0));
+            assertArrayEquals(ones(2, c.positions()), maskRow(c, 1));
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"tiny-gpt-ragged", "tiny-gpt-append"})
     void compactionNeverLengthensTheAxis(String name) {
         try (KvCache c = KvCache.of(graph(name))) {
             // Given full rows: the longest kept row plus the slack is longer than the axis
@@ -231,7 +261,7 @@ class KvCacheTest {
             for (int r = 0; r < 3; r++) {
                 java.util.Arrays.fill(c.mask, r * width, (r + 1) * width, 1L);
             }
-            c.compact(new int[] {0, 2});
+            c.compact(new int[] {0, 2}, 1000);
             // Then the axis keeps its length, and the kept rows their values
             assertEquals(width, c.positions());
             for (int i = 0; i < c.kv.count(); i++) {

@@ -14,6 +14,25 @@ class SamplerTest {
     }
 
     @Test
+    void theCheckedGreedyScanPicksTheFirstLargestAndNamesTheFirstNonFiniteLogit() {
+        // ties go to the lower id, as in the plain scan; the row starts at the offset
+        float[] row = {9f, 1f, 4f, 2f, 4f, -7f};
+        assertEquals(1, Sampler.argmaxFinite(row, 1, 5));
+        assertEquals(Sampler.argmax(row, 1, 5), Sampler.argmaxFinite(row, 1, 5));
+        assertEquals(0, Sampler.argmaxFinite(new float[] {-Float.MAX_VALUE, -Float.MAX_VALUE}, 0, 2));
+        for (float bad : new float[] {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY}) {
+            float[] r = {1f, 2f, bad, 3f, Float.NaN};
+            ArithmeticException e = org.junit.jupiter.api.Assertions.assertThrows(ArithmeticException.class,
+                    () -> Sampler.argmaxFinite(r, 0, 5));
+            assertEquals("non-finite logit " + bad + " for token 2", e.getMessage());
+            e = org.junit.jupiter.api.Assertions.assertThrows(ArithmeticException.class, () -> Sampler.checkFinite(r, 1, 4));
+            assertEquals("non-finite logit " + bad + " for token 1", e.getMessage());
+        }
+        // a finite row outside the checked range passes
+        org.junit.jupiter.api.Assertions.assertDoesNotThrow(() -> Sampler.checkFinite(new float[] {Float.NaN, 1f, 2f}, 1, 2));
+    }
+
+    @Test
     void aTinyTemperatureSamplesLikeGreedyInsteadOfProducingNaN() {
         // logit / 1e-300 overflows to infinity; the sampler must still pick the largest logit
         for (double t : new double[] {1e-300, Double.MIN_VALUE, 1e-40}) {
