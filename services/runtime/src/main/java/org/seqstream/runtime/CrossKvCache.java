@@ -98,21 +98,14 @@ final class CrossKvCache implements AutoCloseable {
 
     /**
      * Makes room for {@code slotCount} rows and sources of {@code sourceLength} positions: a longer
-     * source widens every running row (in place, from the last row to the first), and the buffers
-     * grow to hold every slot, so that an admission's placements move nothing again.
+     * source widens every running row ({@link TensorBuffers#widen}, zeros after each row's
+     * source), and the buffers grow to hold every slot, so that an admission's placements move
+     * nothing again.
      */
     void reserve(int slotCount, int sourceLength) {
         int s = Math.max(source, sourceLength + spare);
         if (s > source && slots > 0) {
-            cross.ensure(slots * heads * s * headDim, slots * heads * source * headDim);
-            for (int r = slots - 1; r >= 0; r--) {
-                for (int h = heads - 1; h >= 0; h--) {
-                    for (int i = 0; i < cross.count(); i++) {
-                        cross.move(i, offset(r, h, s), offset(r, h, source), source * headDim);
-                        cross.zero(i, offset(r, h, s) + source * headDim, (s - source) * headDim);
-                    }
-                }
-            }
+            cross.widen(slots * heads, source * headDim, s * headDim, Math.max(slotCount, slots) * heads, true);
         }
         source = s;
         cross.ensure(Math.max(slotCount, slots) * heads * s * headDim, slots * heads * s * headDim);

@@ -204,8 +204,10 @@ abstract sealed class KvCache implements AutoCloseable permits CapacityKvCache, 
                     }
                     to += j - from;
                 }
-                for (int b = 0; b < kv.count() && readsWholeAxis(); b++) {
-                    kv.zero(b, offset(i, h, counts[i], width), (width - counts[i]) * headDim);
+                if (readsWholeAxis()) {
+                    for (int b = 0; b < kv.count(); b++) {
+                        kv.zero(b, offset(i, h, counts[i], width), (width - counts[i]) * headDim);
+                    }
                 }
             }
         }
